@@ -1,0 +1,223 @@
+"""The ``skywork`` command line: the single entry point of the toolkit.
+
+Each link of the chain contributes a sub-command group from its own ``<stage>/cli.py`` (tokenizer, data, train,
+eval, recipe, ...); the model-level commands (info, generate, chat, export) live here. Heavy imports happen
+inside commands so ``skywork --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="skywork",
+    help="Reproduce the Skywork LLM system: SkyPile data cleaning, the bilingual tokenizer, two-stage "
+    "pretraining, fine-tuning, long context and evaluation, from a laptop CPU to a GPU cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+export_app = typer.Typer(help="Convert Skywork checkpoints for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+# Stage command groups: (module, name). A module that is not there yet is simply not offered.
+STAGE_GROUPS = [
+    ("skywork.recipe.cli", "recipe"),
+    ("skywork.data.cli", "data"),
+    ("skywork.tokenizer.cli", "tokenizer"),
+    ("skywork.train.cli", "train"),
+    ("skywork.finetune.cli", "finetune"),
+    ("skywork.longctx.cli", "longctx"),
+    ("skywork.eval.cli", "eval"),
+    ("skywork.inference.cli", "serve"),
+]
+for _module, _name in STAGE_GROUPS:
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as _err:
+        if _err.name != _module:
+            raise
+        continue
+    app.add_typer(_mod.app, name=_name)
+
+
+@app.command()
+def info(
+    model: str = typer.Argument(
+        ..., help="A preset name (skywork-13b, llama2-13b, skywork-small, skywork-tiny) or a model directory."
+    ),
+    seq_len: int = typer.Option(
+        None, help="Sequence length for the FLOPs estimate (default: training length)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Shape, parameter count (meta device, no memory), FLOPs per token and weight memory of a model."""
+    from skywork.model.config import PRESETS, load_config
+    from skywork.model.stats import model_stats
+
+    config = load_config(model)
+    if seq_len is None:
+        seq_len = (
+            PRESETS[model].train_seq_len if model in PRESETS else min(config.max_position_embeddings, 4096)
+        )
+    stats = model_stats(config, seq_len)
+    if as_json:
+        print(json.dumps(stats.as_dict(), indent=2))
+        return
+    table = Table(title=f"{model}", show_header=False)
+    rows = [
+        ("layers", stats.layers),
+        ("hidden", stats.hidden),
+        ("FFN", stats.ffn),
+        ("heads (kv)", f"{stats.heads} ({stats.kv_heads}) x {stats.head_dim}"),
+        ("vocab", stats.vocab),
+        ("parameters", f"{stats.params:,} ({stats.params / 1e9:.2f} B)"),
+        ("  embedding", f"{stats.params_embedding:,}"),
+        ("  non-embedding", f"{stats.params_non_embedding:,}"),
+        ("FLOPs/token forward", f"{stats.flops_per_token_forward:.3e} (seq {stats.seq_len})"),
+        ("FLOPs/token training", f"{stats.flops_per_token_train:.3e}"),
+        ("weights bf16", f"{stats.weights_gib_bf16:.2f} GiB"),
+        ("weights int8", f"{stats.weights_gib_int8:.2f} GiB"),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def _sampling(
+    max_new_tokens: int,
+    greedy: bool,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    repetition_penalty: float,
+    seed: int | None,
+):
+    from skywork.inference.generation import SamplingConfig
+
+    return SamplingConfig(
+        max_new_tokens=max_new_tokens,
+        greedy=greedy,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+    )
+
+
+_MAX_NEW = typer.Option(256, help="Maximum new tokens.")
+_GREEDY = typer.Option(False, "--greedy", help="Greedy decoding instead of the official sampling settings.")
+_TEMP = typer.Option(0.95, help="Sampling temperature (official demo: 0.95).")
+_TOP_P = typer.Option(0.8, help="Nucleus sampling mass (official demo: 0.8).")
+_TOP_K = typer.Option(5, help="Top-k sampling (official demo: 5).")
+_REP = typer.Option(1.1, help="Repetition penalty (official demo: 1.1).")
+_SEED = typer.Option(None, help="Random seed for reproducible sampling.")
+_DTYPE = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16.")
+
+
+@app.command()
+def generate(
+    model_dir: Path = typer.Argument(..., help="Model directory (ours, official Skywork or LLaMA)."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="Text to continue."),
+    tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the model directory)."),
+    max_new_tokens: int = _MAX_NEW,
+    greedy: bool = _GREEDY,
+    temperature: float = _TEMP,
+    top_p: float = _TOP_P,
+    top_k: int = _TOP_K,
+    repetition_penalty: float = _REP,
+    seed: int = _SEED,
+    dtype: str = _DTYPE,
+) -> None:
+    """Continue a prompt, streaming tokens as they are produced."""
+    from skywork import tokenizer as tok
+    from skywork.inference.generation import generate_text
+    from skywork.model import load_model
+
+    model = load_model(model_dir, dtype=dtype)
+    tk = tok.load(tokenizer or model_dir)
+    sampling = _sampling(max_new_tokens, greedy, temperature, top_p, top_k, repetition_penalty, seed)
+    sys.stdout.write(prompt)
+    for piece in generate_text(model, tk, prompt, sampling):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+@app.command()
+def chat(
+    model_dir: Path = typer.Argument(..., help="Model directory."),
+    tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the model directory)."),
+    system: str = typer.Option(None, help="Optional system text prefixed to the first prompt."),
+    max_new_tokens: int = _MAX_NEW,
+    greedy: bool = _GREEDY,
+    temperature: float = _TEMP,
+    top_p: float = _TOP_P,
+    top_k: int = _TOP_K,
+    repetition_penalty: float = _REP,
+    seed: int = _SEED,
+    dtype: str = _DTYPE,
+) -> None:
+    """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits."""
+    from skywork import tokenizer as tok
+    from skywork.inference.generation import ChatSession
+    from skywork.model import load_model
+
+    model = load_model(model_dir, dtype=dtype)
+    session = ChatSession(
+        model,
+        tok.load(tokenizer or model_dir),
+        _sampling(max_new_tokens, greedy, temperature, top_p, top_k, repetition_penalty, seed),
+        system=system,
+    )
+    console.print("[dim]Type a message; /reset clears the conversation, /exit quits.[/dim]")
+    while True:
+        try:
+            text = input("user> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            break
+        if text.strip() == "/exit":
+            break
+        if text.strip() == "/reset":
+            session.reset()
+            console.print("[dim](conversation cleared)[/dim]")
+            continue
+        if not text.strip():
+            continue
+        sys.stdout.write("bot> ")
+        for piece in session.send(text):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
+@export_app.command("llama")
+def export_llama_cmd(
+    src: Path = typer.Argument(..., help="Skywork model directory (ours or official)."),
+    out: Path = typer.Argument(..., help="Output directory for the plain LLaMA checkpoint."),
+) -> None:
+    """Write a plain LLaMA checkpoint (model_type llama, safetensors) that LLaMA tools load as is."""
+    from skywork.model.export import export_llama
+
+    export_llama(src, out)
+    console.print(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

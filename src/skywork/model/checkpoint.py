@@ -1,0 +1,153 @@
+"""Checkpoint files: strict validation before loading, official-format writing, and LLaMA export.
+
+transformers loads LLaMA-named weights itself; what it does not do is fail loudly: an unknown tensor is a
+warning and a missing one is silently re-initialised. :func:`validate_checkpoint` reads only tensor headers
+(safetensors metadata, or a memory-mapped ``torch.load(weights_only=True)``) and raises
+:class:`CheckpointError` naming the file and the tensor before any weights are materialised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import LlamaConfig
+
+from skywork.utils.io import atomic_path, atomic_write_json
+
+SAFE_INDEX, SAFE_SINGLE = "model.safetensors.index.json", "model.safetensors"
+BIN_INDEX, BIN_SINGLE = "pytorch_model.bin.index.json", "pytorch_model.bin"
+# Buffers some LLaMA-family exports saved; they are recomputed from the config, so they may be present or not.
+IGNORED_TENSORS = re.compile(r"(^|\.)rotary_emb\.inv_freq$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded as is; the message names the file and the tensor."""
+
+
+def weight_files(model_dir: str | Path) -> tuple[dict[str, str] | None, list[Path]]:
+    """(weight_map or None, shard files) for a directory, preferring safetensors over ``.bin``."""
+    model_dir = Path(model_dir)
+    for index_name, single in ((SAFE_INDEX, SAFE_SINGLE), (BIN_INDEX, BIN_SINGLE)):
+        index = model_dir / index_name
+        if index.exists():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+            except (json.JSONDecodeError, KeyError) as err:
+                raise CheckpointError(f"{index}: not a valid weight index ({err})") from None
+            return weight_map, sorted({model_dir / f for f in weight_map.values()})
+        if (model_dir / single).exists():
+            return None, [model_dir / single]
+    raise CheckpointError(
+        f"{model_dir}: no weights found (expected {SAFE_SINGLE}, {SAFE_INDEX}, {BIN_SINGLE} or {BIN_INDEX})"
+    )
+
+
+def read_shapes(shard: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape for one shard file without loading the data."""
+    try:
+        if shard.suffix == ".safetensors":
+            with safe_open(str(shard), framework="pt") as handle:
+                return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+        state = torch.load(shard, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # truncated or corrupt file: name it
+        raise CheckpointError(f"{shard}: cannot read weights (truncated or corrupt file?): {err}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{shard}: expected a state dict, found {type(state).__name__}")
+    return {name: tuple(t.shape) for name, t in state.items()}
+
+
+def expected_shapes(config: LlamaConfig) -> dict[str, tuple[int, ...]]:
+    from skywork.model.modeling import SkyworkForCausalLM
+
+    with torch.device("meta"):
+        model = SkyworkForCausalLM(config)
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+def validate_checkpoint(model_dir: str | Path, config: LlamaConfig) -> None:
+    """Raise :class:`CheckpointError` for a missing shard, a corrupt file, an unknown, missing or mis-shaped tensor."""
+    model_dir = Path(model_dir)
+    weight_map, shards = weight_files(model_dir)
+    expected = expected_shapes(config)
+    if config.tie_word_embeddings:
+        expected.pop("lm_head.weight", None)
+    for shard in shards:
+        if not shard.exists():
+            example = next((t for t, f in (weight_map or {}).items() if model_dir / f == shard), "?")
+            raise CheckpointError(
+                f"{shard}: shard file is missing (listed in the index for tensor {example!r})"
+            )
+    seen: dict[str, Path] = {}
+    for shard in shards:
+        for name, shape in read_shapes(shard).items():
+            if IGNORED_TENSORS.search(name):
+                continue
+            if name not in expected:
+                raise CheckpointError(
+                    f"{shard}: unknown tensor {name!r} (shape {list(shape)}) for a "
+                    f"{type(config).__name__} with {config.num_hidden_layers} layers"
+                )
+            if shape != expected[name]:
+                raise CheckpointError(
+                    f"{shard}: tensor {name!r} has shape {list(shape)}, the config expects "
+                    f"{list(expected[name])}"
+                )
+            seen[name] = shard
+    if weight_map:
+        for name, file in weight_map.items():
+            if name not in seen and not IGNORED_TENSORS.search(name):
+                raise CheckpointError(
+                    f"{model_dir / file}: tensor {name!r} is listed in the index but not in the file"
+                )
+    missing = sorted(set(expected) - set(seen))
+    if missing:
+        raise CheckpointError(
+            f"{model_dir}: {len(missing)} tensor(s) missing from the checkpoint, e.g. {missing[0]!r}"
+        )
+
+
+def save_sharded(
+    state_dict: dict[str, torch.Tensor],
+    out_dir: str | Path,
+    fmt: str = "safetensors",
+    max_shard_bytes: int = 5 * 2**30,
+) -> list[Path]:
+    """Write a state dict as HF shards + index (the official release layout), atomically per file.
+
+    ``fmt="bin"`` writes ``pytorch_model-0000x-of-0000y.bin`` like the official Skywork release; safetensors is
+    the default everywhere else.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in state_dict.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor.detach().contiguous().clone()
+        size += nbytes
+    ext, index_name, single = (
+        ("safetensors", SAFE_INDEX, SAFE_SINGLE) if fmt == "safetensors" else ("bin", BIN_INDEX, BIN_SINGLE)
+    )
+    prefix = "model" if fmt == "safetensors" else "pytorch_model"
+    paths, weight_map = [], {}
+    for i, shard in enumerate(shards, start=1):
+        name = single if len(shards) == 1 else f"{prefix}-{i:05d}-of-{len(shards):05d}.{ext}"
+        with atomic_path(out_dir / name) as tmp:
+            if fmt == "safetensors":
+                save_file(shard, str(tmp), metadata={"format": "pt"})
+            else:
+                torch.save(shard, tmp)
+        weight_map.update({t: name for t in shard})
+        paths.append(out_dir / name)
+    if len(shards) > 1:
+        total = sum(t.numel() * t.element_size() for t in state_dict.values())
+        atomic_write_json(out_dir / index_name, {"metadata": {"total_size": total}, "weight_map": weight_map})
+    return paths

@@ -1,0 +1,28 @@
+import json
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+from typer.testing import CliRunner
+
+from skywork.cli import app
+from skywork.testing import build_tiny_model, write_official_checkpoint
+
+
+def test_export_llama_gives_identical_logits(tmp_path, tiny_tokenizer_dir):
+    model = build_tiny_model(vocab_size=1000)
+    src = write_official_checkpoint(model, tmp_path / "src", fmt="bin")
+    for f in ("tokenizer.model", "tokenizer_config.json"):
+        (src / f).write_bytes((tiny_tokenizer_dir / f).read_bytes())
+    result = CliRunner().invoke(app, ["export", "llama", str(src), str(tmp_path / "llama")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "llama"
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "llama" and config["architectures"] == ["LlamaForCausalLM"]
+    assert "auto_map" not in config
+    llama = AutoModelForCausalLM.from_pretrained(out)
+    assert type(llama) is LlamaForCausalLM
+    ids = torch.randint(0, 1000, (2, 9))
+    with torch.no_grad():
+        assert torch.equal(llama(ids).logits, model(ids).logits)
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok.decode(tok.encode("hello world"), skip_special_tokens=True).strip() == "hello world"
