@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Until the recipe runner lands: build a tiny tokenizer + model on this machine's own text and stream a generation.
 demo: setup
-	$(BIN)/skywork recipe run recipes/demo.yaml --run-dir runs/demo
+	$(BIN)/python -m skywork.testing demo runs/demo
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -50,6 +50,22 @@ for _module, _name in STAGE_GROUPS:
         continue
     app.add_typer(_mod.app, name=_name)
 
+# Commands that belong to a group owned by another stage module: (group, command, module, function).
+CROSS_GROUP_COMMANDS = [
+    ("data", "tokenize", "skywork.train.shards", "tokenize_command"),
+]
+_groups = {info.name: info.typer_instance for info in app.registered_groups}
+for _group, _command, _module, _func in CROSS_GROUP_COMMANDS:
+    if _group not in _groups:
+        continue
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as _err:
+        if _err.name != _module:
+            raise
+        continue
+    _groups[_group].command(_command)(getattr(_mod, _func))
+
 
 @app.command()
 def info(

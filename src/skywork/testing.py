@@ -141,3 +141,28 @@ def write_official_checkpoint(
         config.pop(key, None)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     return out_dir
+
+
+def _demo(out_dir: str) -> None:
+    """A short generation demo (stands in for ``make demo`` until the recipe runner lands)."""
+    from skywork.inference.generation import SamplingConfig, generate_text
+    from skywork.tokenizer import load
+
+    out = Path(out_dir)
+    tok_dir = build_tiny_tokenizer(out / "tokenizer", vocab_size=2000)
+    tokenizer = load(tok_dir)
+    model = build_tiny_model(vocab_size=len(tokenizer), preset="skywork-tiny")
+    model.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    print(f"tiny untrained model + tokenizer written to {out / 'model'}; streaming 40 tokens:")
+    for piece in generate_text(model, tokenizer, "def main():", SamplingConfig(max_new_tokens=40, seed=0)):
+        print(piece, end="", flush=True)
+    print()
+
+
+if __name__ == "__main__":  # python -m skywork.testing demo OUT_DIR
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "demo":
+        raise SystemExit("usage: python -m skywork.testing demo OUT_DIR")
+    _demo(sys.argv[2])
