@@ -41,14 +41,22 @@ STAGE_GROUPS = [
     ("skywork.eval.cli", "eval"),
     ("skywork.inference.cli", "serve"),
 ]
-for _module, _name in STAGE_GROUPS:
+
+
+def _optional_module(name: str):
+    """Import a stage module, or None when that stage (not one of its dependencies) is absent."""
     try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _err:
-        if _err.name != _module:
-            raise
-        continue
-    app.add_typer(_mod.app, name=_name)
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name and (name == err.name or name.startswith(err.name + ".")):
+            return None
+        raise
+
+
+for _module, _name in STAGE_GROUPS:
+    _mod = _optional_module(_module)
+    if _mod is not None:
+        app.add_typer(_mod.app, name=_name)
 
 # Commands that belong to a group owned by another stage module: (group, command, module, function).
 CROSS_GROUP_COMMANDS = [
@@ -56,15 +64,9 @@ CROSS_GROUP_COMMANDS = [
 ]
 _groups = {info.name: info.typer_instance for info in app.registered_groups}
 for _group, _command, _module, _func in CROSS_GROUP_COMMANDS:
-    if _group not in _groups:
-        continue
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _err:
-        if _err.name != _module:
-            raise
-        continue
-    _groups[_group].command(_command)(getattr(_mod, _func))
+    _mod = _optional_module(_module)
+    if _group in _groups and _mod is not None:
+        _groups[_group].command(_command)(getattr(_mod, _func))
 
 
 @app.command()
