@@ -70,3 +70,7 @@ def plot(
 
     for path in plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots"):
         print(path)
+
+
+if __name__ == "__main__":  # python -m skywork.train.cli pretrain CONFIG.yaml (also: torchrun -m ...)
+    app()

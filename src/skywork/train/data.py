@@ -112,7 +112,9 @@ class MixtureSampler:
             raise ValueError("one weight per source")
         self.streams = streams
         self.start = np.asarray(weights, dtype=np.float64)
-        self.end = np.asarray([w if e is None else e for w, e in zip(weights, weights_end)], dtype=np.float64)
+        self.end = np.asarray(
+            [w if e is None else e for w, e in zip(weights, weights_end, strict=True)], dtype=np.float64
+        )
         if (self.start < 0).any() or (self.end < 0).any() or self.start.sum() <= 0:
             raise ValueError("source weights must be >= 0 with a positive sum")
         self.seq_len = seq_len
@@ -140,7 +142,7 @@ class MixtureSampler:
 
     def shares(self) -> dict[str, float]:
         weights = self.weights_at(self.draws / self.total_sequences)
-        return {s.name: float(w) for s, w in zip(self.streams, weights)}
+        return {s.name: float(w) for s, w in zip(self.streams, weights, strict=True)}
 
     def next_sequence(self) -> tuple[str, list[np.ndarray]]:
         weights = self.weights_at(self.draws / self.total_sequences)

@@ -21,10 +21,11 @@ def plot_metrics(metrics_file: str | Path, out_dir: str | Path) -> list[Path]:
     written = []
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([r["tokens"] for r in train], [r["loss"] for r in train], label="train", alpha=0.6)
+    finite = [r for r in train if r["loss"] is not None]  # skipped (NaN) steps are logged as null
+    ax.plot([r["tokens"] for r in finite], [r["loss"] for r in finite], label="train", alpha=0.6)
     for name in sorted({k for r in evals for k in r["val_loss"]}):
         points = [(r["tokens"], r["val_loss"][name]) for r in evals if name in r["val_loss"]]
-        ax.plot(*zip(*points), marker="o", label=f"val {name}")
+        ax.plot(*zip(*points, strict=True), marker="o", label=f"val {name}")
     ax.set(xlabel="tokens", ylabel="loss (nats/token)", title="Pretraining loss")
     ax.legend()
     ax.grid(alpha=0.3)

@@ -355,9 +355,11 @@ class MetricsLog:
     def write(self, row: dict) -> None:
         if not self.enabled:
             return
-        self.handle.write(json.dumps(row) + "\n")
+        # NaN/Inf (a skipped step) are written as null so the file stays strict JSON
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        self.handle.write(json.dumps(clean) + "\n")
         self.handle.flush()
-        scalars = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}
+        scalars = {k: v for k, v in clean.items() if isinstance(v, (int, float)) and k != "step"}
         for name, value in row.get("val_loss", {}).items():
             scalars[f"val_loss/{name}"] = value
         for name, value in row.get("shares", {}).items():
