@@ -44,6 +44,7 @@ def _wait_for_step(run_dir, proc, step, timeout=120):
     raise AssertionError("timed out waiting for the run")
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_follow_the_uninterrupted_trajectory(tmp_path, tiny_tokenizer_dir, token_streams):
     configs = {}
     for name in ("reference", "killed"):
@@ -70,7 +71,9 @@ def test_sigkill_and_resume_follow_the_uninterrupted_trajectory(tmp_path, tiny_t
     assert b"resumed from" in final.stderr.read()
 
 
-def test_corrupt_latest_checkpoint_falls_back_with_a_warning(tmp_path, tiny_tokenizer_dir, token_streams, caplog):
+def test_corrupt_latest_checkpoint_falls_back_with_a_warning(
+    tmp_path, tiny_tokenizer_dir, token_streams, caplog
+):
     from skywork.train.pretrain import run_pretraining
 
     config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=6, save_every=3)

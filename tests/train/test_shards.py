@@ -60,8 +60,16 @@ def test_data_tokenize_command(tmp_path, tiny_tokenizer_dir, corpus_dir):
     app.command("other")(lambda: None)  # two commands: typer then expects the sub-command name
     result = CliRunner().invoke(
         app,
-        ["tokenize", str(corpus_dir / "stem.jsonl"), "-t", str(tiny_tokenizer_dir), "-o",
-         str(tmp_path), "--source", "stem"],
+        [
+            "tokenize",
+            str(corpus_dir / "stem.jsonl"),
+            "-t",
+            str(tiny_tokenizer_dir),
+            "-o",
+            str(tmp_path),
+            "--source",
+            "stem",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "60 documents" in result.output
