@@ -28,6 +28,7 @@ def pretrain(
     world_size: int = typer.Option(
         None, help="For --dry-run: processes to plan for (default: $WORLD_SIZE or 1)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="For --dry-run: print the plan as JSON."),
 ) -> None:
     """Run one pretraining stage (stage 2 = a config with model.init_from pointing at stage 1's final/).
 
@@ -47,7 +48,13 @@ def pretrain(
         from skywork.train.plan import plan, render_plan
 
         world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-        console.print(render_plan(plan(config, world)))
+        the_plan = plan(config, world)
+        if as_json:
+            import json
+
+            print(json.dumps(the_plan, indent=2))
+        else:
+            Console(width=max(console.width, 130)).print(render_plan(the_plan))
         return
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from skywork.train.pretrain import run_pretraining

@@ -22,9 +22,12 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
     from skywork.model.stats import count_parameters
     from skywork.train.pretrain import lr_at
 
-    if config.model.init_from:
+    notes = []
+    if config.model.init_from and (Path(config.model.init_from) / "config.json").exists():
         model_config = load_config(config.model.init_from)
     else:
+        if config.model.init_from:
+            notes.append(f"init_from {config.model.init_from} is not built yet: shape taken from the preset")
         overrides = dict(config.model.overrides)
         vocab = _tokenizer_vocab(config.tokenizer)
         if config.model.vocab_from_tokenizer and vocab and "vocab_size" not in overrides:
@@ -109,6 +112,7 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
         },
         "mixture": sources,
         "validation": list(config.data.validation),
+        "notes": notes,
         "memory_gib_per_process": {
             "weights_fp32": weights / gib,
             "gradients_fp32": grads / gib,
@@ -187,6 +191,7 @@ def render_plan(p: dict):
             f"= {f['days_on_512_a800']:.1f} days on 512 A800s",
         ),
     ]
+    rows += [("note", note) for note in p["notes"]]
     for key, value in rows:
         table.add_row(key, str(value))
     return table
