@@ -99,12 +99,9 @@ class PretrainConfig:
     activation_checkpointing: bool = field(
         False, help="Recompute layer activations in backward to save memory."
     )
-    distributed: Literal["auto", "none", "ddp", "fsdp", "deepspeed"] = field(
+    distributed: Literal["auto", "none", "ddp", "fsdp"] = field(
         "auto",
-        help="Under torchrun: auto = ddp. fsdp = FSDP2 fully_shard per layer. deepspeed = ZeRO (extra).",
-    )
-    deepspeed_config: str | None = field(
-        None, help="DeepSpeed JSON (distributed: deepspeed), e.g. configs/deepspeed/zero1.json."
+        help="Under torchrun: auto = ddp; fsdp = FSDP2 fully_shard per decoder layer. Ignored when alone.",
     )
     seed: int = field(1234, help="Seed for weights init and data order (official scripts: 1234).")
     log_every: int = field(1, help="Write a metrics row every N steps.")

@@ -45,8 +45,8 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
     mode = "ddp" if mode == "auto" else mode
     shard = world_size if mode == "fsdp" else 1
     weights = 4 * params / shard
-    grads = 4 * params / (world_size if mode in ("fsdp",) else 1)
-    adam = 8 * params / (world_size if mode in ("fsdp", "deepspeed") else 1)
+    grads = 4 * params / (world_size if mode == "fsdp" else 1)
+    adam = 8 * params / (world_size if mode == "fsdp" else 1)
     h, layers, vocab = model_config.hidden_size, model_config.num_hidden_layers, model_config.vocab_size
     if config.activation_checkpointing:
         activations = 2 * seq * micro * h * layers + 34 * seq * micro * h
