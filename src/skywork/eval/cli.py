@@ -1,0 +1,272 @@
+"""``skywork eval``: domain loss, C-Eval / CMMLU / MMLU, GSM8K, the leakage test, n-gram overlap, lm-eval export.
+
+Every command writes its results as JSON (``--output``, atomically) and prints a table. Heavy imports happen
+inside the commands so ``skywork eval --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Evaluate models the official Skywork way: domain loss / perplexity (Table 6), C-Eval, CMMLU, MMLU "
+    "(5-shot), GSM8K (8-shot), the benchmark-leakage test (Table 8) and 13-gram overlap; export lm-eval tasks.",
+    no_args_is_help=True,
+)
+console = Console()
+
+_OUTPUT = typer.Option(Path("results.json"), "--output", "-o", help="Where to write the JSON results.")
+_TOKENIZER = typer.Option(None, help="Tokenizer directory (default: the model directory).")
+_DTYPE = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16.")
+_DEVICE = typer.Option("cpu", help="Device: cpu, cuda, cuda:1, ...")
+
+
+def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str):
+    from skywork.model import load_model
+    from skywork.tokenizer import load
+
+    return load_model(model_dir, dtype=dtype, device=device), load(tokenizer_dir or model_dir, chat=False)
+
+
+def _write(output: Path, results: dict) -> None:
+    from skywork.utils.io import atomic_write_json
+
+    atomic_write_json(output, results)
+    console.print(f"[dim]results written to {output}[/dim]")
+
+
+def _fmt(value, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def loss(
+    model: Path = typer.Argument(..., help="Model directory."),
+    data: list[Path] = typer.Option(
+        ..., "--data", "-d", help="JSONL files ('text' or question/answer); repeat."
+    ),
+    max_chars: int = typer.Option(
+        1365, help="Cut each text to its first N characters (official: 4096 // 3)."
+    ),
+    reference_tokenizer: Path = typer.Option(
+        None,
+        help="Tokenizer to normalise against: adds normalized_loss (loss x tokens / reference tokens) and bits/char.",
+    ),
+    batch_size: int = typer.Option(16, help="Documents per batch (length-sorted, so padding is minimal)."),
+    max_samples: int = typer.Option(None, help="Only the first N documents of each file."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+    output: Path = _OUTPUT,
+) -> None:
+    """Domain loss and perplexity per file and pooled (official eval_loss.py protocol: no BOS, CE over 1..n)."""
+    from skywork.eval.loss import evaluate_loss
+    from skywork.tokenizer import load
+
+    lm, tok = _load(model, tokenizer, dtype, device)
+    ref = load(reference_tokenizer, chat=False) if reference_tokenizer else None
+    res = evaluate_loss(lm, tok, data, max_chars, batch_size, ref, max_samples, progress=True)
+    res["model"] = str(model)
+    table = Table(title=f"domain loss ({max_chars} chars)")
+    cols = ["file", "docs", "tokens", "loss", "ppl"] + (
+        ["norm. loss", "norm. ppl", "bits/char"] if ref else []
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col == "file" else "right")
+    rows = [(Path(p).name, r) for p, r in res["files"].items()] + [("pooled (Average)", res["pooled"])]
+    for name, r in rows:
+        cells = [name, str(r["documents"]), str(r["tokens"]), _fmt(r["loss"]), _fmt(r["ppl"], 2)]
+        if ref:
+            cells += [_fmt(r["normalized_loss"]), _fmt(r["normalized_ppl"], 2), _fmt(r["bits_per_char"])]
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"[dim]{res['tokens_per_s']:.0f} tokens/s, padding {res['padding_fraction']:.1%}[/dim]")
+    _write(output, res)
+
+
+@app.command()
+def mcq(
+    model: Path = typer.Argument(..., help="Model directory."),
+    bench: str = typer.Option(..., help="ceval (val, macro), cmmlu (test, macro) or mmlu (test, micro)."),
+    data_dir: Path = typer.Option(..., help="Benchmark folder with dev/ and val/ or test/ CSVs."),
+    shots: int = typer.Option(5, help="Few-shot examples: the first rows of the dev split."),
+    subjects: str = typer.Option(
+        None, help="Comma-separated subset of subjects (default: all in the folder)."
+    ),
+    limit: int = typer.Option(None, help="First N questions per subject (quick check; not official)."),
+    batch_size: int = typer.Option(8, help="Questions per forward pass (after the shared few-shot prefix)."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Run every prompt whole (slow; for verification)."
+    ),
+    subjects_file: Path = typer.Option(None, help="subjects.json with Chinese names and categories."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+    output: Path = _OUTPUT,
+) -> None:
+    """C-Eval / CMMLU / MMLU with the official prompts; softmax over the A/B/C/D logits at the last position."""
+    from rich.progress import Progress
+
+    from skywork.eval.mcq import evaluate_mcq, list_subjects
+
+    lm, tok = _load(model, tokenizer, dtype, device)
+    chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    total = len(chosen) if chosen else len(list_subjects(data_dir, bench))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{bench} subjects", total=total)
+        res = evaluate_mcq(
+            lm,
+            tok,
+            bench,
+            data_dir,
+            shots,
+            chosen,
+            batch_size,
+            not no_cache,
+            subjects_file,
+            limit=limit,
+            on_subject=lambda _s, _e: progress.advance(task),
+        )
+    res["model"] = str(model)
+    table = Table(title=f"{bench} {shots}-shot ({res['average']} average)")
+    table.add_column("subject / category")
+    table.add_column("n", justify="right")
+    table.add_column("accuracy", justify="right")
+    for name, r in res["subjects"].items():
+        table.add_row(name, str(r["n"]), f"{100 * r['accuracy']:.2f}")
+    table.add_section()
+    for name, r in res["categories"].items():
+        table.add_row(
+            f"[bold]{name}[/bold]", str(r.get("n", r.get("subjects"))), f"{100 * r['accuracy']:.2f}"
+        )
+    table.add_row("[bold]Average[/bold]", str(res["n"]), f"{100 * res['accuracy']:.2f}")
+    console.print(table)
+    _write(output, res)
+
+
+@app.command()
+def gsm8k(
+    model: Path = typer.Argument(..., help="Model directory."),
+    data: Path = typer.Option(..., "--data", "-d", help="GSM8K JSONL (question, answer with '#### N')."),
+    shots: int = typer.Option(8, help="Few-shot examples from the official prompt file."),
+    prompt_file: Path = typer.Option(None, help="Few-shot prompt (default: the official gsm8k_prompt.txt)."),
+    max_new_tokens: int = typer.Option(256, help="Generation budget (official value NOT FOUND; see docs)."),
+    batch_size: int = typer.Option(8, help="Questions generated together."),
+    limit: int = typer.Option(None, help="First N questions only."),
+    log: Path = typer.Option(None, help="Per-sample JSONL log (default: OUTPUT with .samples.jsonl)."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+    output: Path = _OUTPUT,
+) -> None:
+    """GSM8K accuracy: official 8-shot prompt, greedy decoding, official answer extraction."""
+    from skywork.eval.gsm8k import evaluate_gsm8k
+
+    lm, tok = _load(model, tokenizer, dtype, device)
+    log = log or output.with_suffix(".samples.jsonl")
+    with console.status("generating ..."):
+        res = evaluate_gsm8k(lm, tok, data, shots, prompt_file, max_new_tokens, batch_size, limit, log)
+    res.pop("samples")
+    res["model"] = str(model)
+    table = Table(title=f"GSM8K {shots}-shot")
+    for key in ("n", "correct", "no_answer", "accuracy", "seconds"):
+        table.add_row(key, _fmt(res[key]))
+    console.print(table)
+    _write(output, res)
+
+
+@app.command()
+def leakage(
+    model: Path = typer.Argument(..., help="Model directory."),
+    train: Path = typer.Option(..., help="Benchmark train split (JSONL: text, or question + answer)."),
+    test: Path = typer.Option(..., help="Benchmark test split."),
+    ref: Path = typer.Option(..., help="Reference set written like the benchmark but never published."),
+    max_chars: int = typer.Option(1365, help="Cut each sample to its first N characters."),
+    batch_size: int = typer.Option(16, help="Samples per batch."),
+    max_samples: int = typer.Option(None, help="First N samples of each file."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the confidence intervals."),
+    confidence: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+    output: Path = _OUTPUT,
+) -> None:
+    """The report's leakage test: L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train."""
+    from skywork.eval.leakage import leakage_test
+
+    lm, tok = _load(model, tokenizer, dtype, device)
+    with console.status("scoring train, test and reference sets ..."):
+        res = leakage_test(
+            lm, tok, train, test, ref, max_chars, batch_size, max_samples, bootstrap, confidence
+        )
+    res["model"] = str(model)
+    table = Table(title="benchmark leakage (Table 8 style)")
+    for col in ("", "value", f"{int(100 * confidence)}% CI", "samples"):
+        table.add_column(col, justify="right")
+    for key, name in (("L_train", "train"), ("L_test", "test"), ("L_ref", "ref")):
+        lo, hi = res["ci"][key]
+        table.add_row(key, f"{res[key]:.3f}", f"[{lo:.3f}, {hi:.3f}]", str(res["samples"][name]))
+    for key in ("delta1", "delta2"):
+        lo, hi = res["ci"][key]
+        table.add_row(key, f"{res[key]:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", "")
+    console.print(table)
+    console.print(res["verdict"])
+    _write(output, res)
+
+
+@app.command()
+def overlap(
+    corpus: list[Path] = typer.Argument(
+        ..., help="Corpus files or folders (.jsonl, .jsonl.gz, .txt), then BENCH."
+    ),
+    n: int = typer.Option(13, help="N-gram length in units (words; single characters for Chinese)."),
+    output: Path = _OUTPUT,
+) -> None:
+    """N-gram overlap between a training corpus and a benchmark: skywork eval overlap CORPUS... BENCH."""
+    from skywork.eval.overlap import ngram_overlap
+
+    if len(corpus) < 2:
+        raise typer.BadParameter("give at least one corpus path and the benchmark file")
+    *sources, bench = corpus
+    with console.status("scanning the corpus ..."):
+        res = ngram_overlap(sources, bench, n)
+    table = Table(title=f"{n}-gram overlap")
+    for key in ("samples", "contaminated", "fraction", "corpus_documents", "matched_corpus_documents"):
+        table.add_row(key, _fmt(res[key]))
+    console.print(table)
+    for ex in res["examples"][:5]:
+        console.print(f"[dim]sample {ex['sample']} <- {ex['corpus_doc']}: {ex['ngram']}[/dim]")
+    _write(output, res)
+
+
+@app.command("export-lm-eval")
+def export_lm_eval_cmd(
+    bench: str = typer.Option(..., help="ceval, cmmlu or mmlu."),
+    data_dir: Path = typer.Option(..., help="Benchmark folder with dev/ and val/ or test/ CSVs."),
+    out: Path = typer.Option(
+        ..., help="Folder for the task YAMLs and prompt files (lm_eval --include_path)."
+    ),
+    tokenizer: Path = typer.Option(
+        ..., help="Tokenizer directory (decides the answer-letter continuations)."
+    ),
+    shots: int = typer.Option(5, help="Few-shot examples."),
+    subjects: str = typer.Option(None, help="Comma-separated subset of subjects."),
+    limit: int = typer.Option(None, help="First N questions per subject."),
+    subjects_file: Path = typer.Option(None, help="subjects.json with Chinese names and categories."),
+) -> None:
+    """Write lm-evaluation-harness task YAMLs (local JSON files, official prompts) for a benchmark."""
+    from skywork.eval.lm_eval_export import export_lm_eval
+    from skywork.tokenizer import load
+
+    chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    info = export_lm_eval(
+        bench, data_dir, out, load(tokenizer, chat=False), shots, chosen, subjects_file, limit=limit
+    )
+    console.print(f"wrote {len(info['tasks'])} tasks and group [bold]{info['group']}[/bold] to {out}")
+    console.print(
+        f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {out} --tasks {info['group']}"
+    )
