@@ -45,7 +45,7 @@ for _module, _name in STAGE_GROUPS:
     try:
         _mod = importlib.import_module(_module)
     except ModuleNotFoundError as _err:
-        if _err.name != _module:
+        if _err.name not in (_module, _module.rsplit(".", 1)[0]):  # the stage package may not exist yet
             raise
         continue
     app.add_typer(_mod.app, name=_name)
