@@ -65,3 +65,36 @@ def keys_command() -> None:
 
     for key, type_name, default, help_text in describe(TokenizerTrainConfig):
         typer.echo(f"{key} ({type_name}, default {default}): {help_text}")
+
+
+@app.command("report")
+def report_command(
+    tokenizer_dir: Path = typer.Argument(..., help="A directory written by `skywork tokenizer train`."),
+    text: list[str] = typer.Option(
+        ...,
+        "--text",
+        help="Held-out text (.txt/.jsonl/.json/.py); prefix chinese=, english= or code= to label it, "
+        "otherwise it is labelled from its content. Repeat for several files.",
+    ),
+    out: Path | None = typer.Option(None, "--out", help="JSON output (default: DIR/report.json)."),
+    baselines: bool = typer.Option(
+        True,
+        help="Also measure the plain BPE of equal size and the no-Chinese-words variant (cached in DIR).",
+    ),
+) -> None:
+    """Composition table, characters per token and byte-fallback rate on held-out Chinese, English and code,
+    against a plain BPE of the same size on the same corpus and the same tokenizer without its Chinese words."""
+    from rich.console import Console
+
+    from skywork.tokenizer.report import print_report, tokenizer_report, write_report
+    from skywork.utils.io import InputError
+
+    console = Console()
+    try:
+        report = tokenizer_report(tokenizer_dir, text, baselines=baselines, progress=console.log)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    print_report(report, console)
+    out = out or tokenizer_dir / "report.json"
+    write_report(report, out)
+    console.print(f"wrote {out}")
