@@ -1,0 +1,65 @@
+"""The full Skywork recipe on the real text of ../shared/data: 32,000 + 8,000 + 25,519 + 17 = 65,536."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sentencepiece as spm
+import yaml
+
+from skywork.tokenizer import load
+from skywork.tokenizer.corpus import is_cjk_ideograph
+from skywork.tokenizer.report import tokenizer_report
+from skywork.tokenizer.train import TokenizerTrainConfig, train_tokenizer
+from skywork.utils.config import from_dict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
+    recipe = yaml.safe_load((REPO / "recipes" / "tokenizer" / "full.yaml").read_text(encoding="utf-8"))
+    recipe["inputs"] = [
+        p.replace("../shared/data", str(shared_data)) if p.startswith("../shared/data") else p
+        for p in recipe["inputs"]
+    ]
+    recipe["max_chinese_chars"] = (
+        2_000_000  # jieba is the slow part; words beyond the corpus come from its dictionary
+    )
+    config = from_dict(TokenizerTrainConfig, recipe)
+    report = train_tokenizer(config, tmp_path / "tok", progress=lambda m: None)
+
+    assert report["vocab_size"] == 65536
+    assert report["composition"] == {
+        "latin": 32000,
+        "chinese_chars": 8000,
+        "chinese_words": 25519,
+        "reserved": 17,
+    }
+    for part in ("chinese_chars", "chinese_words"):
+        info = report[part]
+        assert info["from_corpus"] + info["from_dictionary"] == report["composition"][part]
+        assert info["from_corpus"] > 0
+    assert report["chinese_words"]["not_produced_alone"] == 0
+    assert report["fast_tokenizer"]["identical"], report["fast_tokenizer"]["examples"]
+
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tok" / "tokenizer.model"))
+    pieces = [sp.id_to_piece(i) for i in range(65536)]
+    assert pieces[:7] == ["<unk>", "<s>", "</s>", "[USER]", "[BOT]", "[SEP]", "<pad>"]
+    assert sum(sp.is_byte(i) for i in range(65536)) == 256
+    chars, words = pieces[32017:40017], pieces[40017:]
+    assert all(len(c) == 1 for c in chars) and sum(is_cjk_ideograph(c) for c in chars) > 7500
+    assert all(len(w) >= 2 and all(is_cjk_ideograph(ch) for ch in w) for w in words)
+
+    held_out = [
+        f"chinese={shared_data}/SkyworkAI+Skywork/data/eval_loss/zh_general.jsonl",
+        f"english={shared_data}/GITenberg+The-Adventures-of-Sherlock-Holmes_1661/1661.txt",
+    ]
+    tok = load(tmp_path / "tok")
+    text = open(held_out[0].split("=", 1)[1], encoding="utf-8").read()[:5000]
+    assert tok.encode(text) == [1] + sp.encode(text)
+    result = tokenizer_report(tmp_path / "tok", held_out, baselines=False)
+    ours = result["results"]["ours"]["by_label"]
+    assert ours["chinese"]["chars_per_token"] > 1.2 and ours["english"]["chars_per_token"] > 3.0
