@@ -319,7 +319,7 @@ def load_word_lists(paths: list[str], min_word_chars: int = 2) -> set[str]:
         if path.endswith(".json"):
             items = orjson.loads(text)
         else:
-            items = [line.split("\t")[0] for line in text.split("\n") if not line.startswith("#")]
+            items = [line.split("\t")[-1] for line in text.split("\n") if not line.startswith("#")]
         words |= {w.strip().lower() for w in items if isinstance(w, str) and len(w.strip()) >= min_word_chars}
     return words
 
