@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 import zlib
 from collections.abc import Sequence
 
@@ -29,7 +28,7 @@ _FMIX64 = (
 _POLY = np.uint64(0x100000001B3)  # FNV prime as the rolling-hash base
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-MAX_BATCH_SHINGLES = 1 << 17
+MAX_BATCH_SHINGLES = 8192  # (num_perm x 8192) uint32 = 4 MB at 128 permutations: stays in cache
 
 
 def _fmix(hv: np.ndarray, constants) -> np.ndarray:
@@ -69,7 +68,8 @@ def shingles(text: str, char_ngram: int = 5, word_ngram: int = 5) -> list[bytes]
 
 
 def sha1_hash32(data: bytes) -> int:
-    return struct.unpack("<I", hashlib.sha1(data).digest()[:4])[0]
+    """datasketch's default shingle hash: the first 4 bytes of SHA-1, little endian."""
+    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
 
 
 def _rolling(units: np.ndarray, n: int) -> np.ndarray:
@@ -113,8 +113,8 @@ class MinHasher:
 
     def shingle_hashes(self, text: str) -> np.ndarray:
         if self.hash == "sha1":
-            grams = shingles(text, self.char_ngram, self.word_ngram)
-            return np.fromiter((sha1_hash32(g) for g in grams), dtype=np.uint32, count=len(grams))
+            grams = set(shingles(text, self.char_ngram, self.word_ngram))  # repeats cannot change a minimum
+            return np.fromiter(map(sha1_hash32, grams), dtype=np.uint32, count=len(grams))
         return fast_shingle_hashes(text, self.char_ngram, self.word_ngram)
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
@@ -132,23 +132,22 @@ class MinHasher:
         return out
 
     def _batch(self, hashed: list[np.ndarray]) -> np.ndarray:
+        """Permutations as a (num_perm, shingles) matrix (cache-sized) and one min-reduction per document."""
         lengths = np.array([len(h) for h in hashed])
         flat = _fmix(np.concatenate(hashed), _FMIX32)
-        result = np.empty((len(hashed), self.num_perm), dtype=np.uint32)
-        chunk = max(1, MAX_BATCH_SHINGLES)
-        if len(flat) <= chunk:
-            phv = flat[:, None] * self.a[None, :] + self.b[None, :]
+        if len(flat) <= MAX_BATCH_SHINGLES:
+            phv = self.a[:, None] * flat[None, :]
+            phv += self.b[:, None]
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            result[:] = np.minimum.reduceat(phv, offsets, axis=0)
-            return result
+            return np.minimum.reduceat(phv, offsets, axis=1).T
         # a single very long document: running minimum over chunks
         assert len(hashed) == 1
         running = np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        for i in range(0, len(flat), chunk):
-            part = flat[i : i + chunk]
-            running = np.minimum(running, (part[:, None] * self.a[None, :] + self.b[None, :]).min(axis=0))
-        result[0] = running
-        return result
+        for i in range(0, len(flat), MAX_BATCH_SHINGLES):
+            phv = self.a[:, None] * flat[None, i : i + MAX_BATCH_SHINGLES]
+            phv += self.b[:, None]
+            running = np.minimum(running, phv.min(axis=1))
+        return running[None, :]
 
 
 def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
