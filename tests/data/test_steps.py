@@ -84,7 +84,9 @@ def test_decoding_gbk_big5_bom_crlf():
     text = "中文网页内容，包括标点。\r\n第二行"
     assert decode_bytes(text.encode("gbk"), "gb2312")[0] == "中文网页内容，包括标点。\n第二行"
     assert decode_bytes(text.encode("gbk"))[0] == "中文网页内容，包括标点。\n第二行"
-    assert decode_bytes("繁體中文的網頁內容。".encode("big5"), "big5")[0] == "繁體中文的網頁內容。"
+    big5 = "繁體中文的網頁內容，這是一個用於測試編碼偵測的段落。我們希望它能被正確地解碼。"
+    assert decode_bytes(big5.encode("big5"), "big5")[0] == big5
+    assert decode_bytes(big5.encode("big5"))[0] == big5  # undeclared
     assert decode_bytes(b"\xef\xbb\xbfhello\r\nworld")[0] == "hello\nworld"
 
 

@@ -97,20 +97,26 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str | None, 
     if declared:
         declared = declared.strip().lower()
         if declared in ("gb2312", "gbk", "gb_2312-80", "x-gbk"):
-            declared = "gb18030"
+            declared = "gb18030"  # a superset: pages labelled GB2312 routinely use GBK characters
         candidates.append(declared)
-    candidates += [enc for enc in FALLBACK_ENCODINGS if enc not in candidates]
     for encoding in candidates:
         try:
             return normalise_newlines(data.decode(encoding)), encoding
         except (UnicodeDecodeError, LookupError):
             continue
+    # Undeclared (or wrongly declared) legacy Chinese: GB18030 decodes almost any byte string, so let
+    # charset-normalizer choose between the Chinese code pages by how plausible the decoded text is.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
-        return None, "unknown"
-    return normalise_newlines(str(best)), best.encoding
+    best = from_bytes(data, cp_isolation=["gb18030", "big5"]).best() or from_bytes(data).best()
+    if best is not None:
+        return normalise_newlines(str(best)), best.encoding
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            return normalise_newlines(data.decode(encoding)), encoding
+        except UnicodeDecodeError:
+            continue
+    return None, "unknown"
 
 
 def _open_maybe_gzip(path: str) -> io.BufferedIOBase:
