@@ -65,6 +65,37 @@ def report_command(
         console.print(f"{kind}: {path}")
 
 
+@app.command("train-quality")
+def train_quality_command(
+    out_dir: Path = typer.Argument(
+        ..., help="Output directory for lm.npz, classifier.bin, quality_model.json."
+    ),
+    reference: list[Path] = typer.Option(
+        ..., help="Reference-quality text (Wikipedia, books): jsonl or txt."
+    ),
+    web: list[Path] = typer.Option(..., help="Raw web text (classifier negatives, bucket percentiles)."),
+    order: int = typer.Option(4, help="Character n-gram order."),
+    max_docs_per_file: int = typer.Option(5000, help="Cap on documents per file."),
+) -> None:
+    """Train the CCNet-style quality model: a character n-gram LM for perplexity buckets (edges at per-language
+    percentiles of web text) and a fastText reference-vs-web classifier. Use it with quality_model.model_dir."""
+    from skywork.data.quality_model import QualityModelTrainConfig, train_quality_model
+
+    info = train_quality_model(
+        QualityModelTrainConfig(
+            reference=[str(p) for p in reference],
+            web=[str(p) for p in web],
+            out_dir=str(out_dir),
+            order=order,
+            max_docs_per_file=max_docs_per_file,
+        )
+    )
+    console.print(
+        f"trained on {info['reference_docs']} reference / {info['web_docs']} web documents; "
+        f"bucket edges {info['bucket_edges']}"
+    )
+
+
 @app.command("config-help")
 def config_help() -> None:
     """Print every pipeline YAML key with its default and meaning."""

@@ -73,6 +73,15 @@ class LengthConfig:
 
 
 @dataclasses.dataclass
+class QualityModelConfig:
+    model_dir: str | None = field(None, help="Directory from `skywork data train-quality` (None: step off).")
+    keep_buckets: list[str] = field(
+        default_factory=lambda: ["head", "middle"], help="Perplexity buckets kept (head, middle, tail)."
+    )
+    min_ref_score: float = field(0.0, help="Minimum fastText 'reference quality' probability to keep.")
+
+
+@dataclasses.dataclass
 class SensitiveConfig:
     word_lists: list[str] = field(
         default_factory=list, help="Word-list files (one word per line, or JSON list)."
@@ -128,6 +137,9 @@ class PipelineConfig:
     language: LanguageConfig = field(default_factory=LanguageConfig, help="Language identification.")
     length: LengthConfig = field(default_factory=LengthConfig, help="Length bounds.")
     quality: QualityConfig = field(default_factory=QualityConfig, help="Named heuristic quality rules.")
+    quality_model: QualityModelConfig = field(
+        default_factory=QualityModelConfig, help="CCNet perplexity buckets + reference classifier."
+    )
     sensitive: SensitiveConfig = field(default_factory=SensitiveConfig, help="Sensitive word lists.")
     pii: PIIConfig = field(default_factory=PIIConfig, help="PII scrubbing.")
     dedup: DedupConfig = field(default_factory=DedupConfig, help="Exact and MinHash deduplication.")
@@ -172,6 +184,9 @@ def _build_executors(config: PipelineConfig, files: list[str], tasks: int, execu
         stage1.append(st.LengthFilter(str(out), config.length.min_chars, config.length.max_chars))
     if config.quality.enabled:
         stage1.append(st.QualityFilter(str(out), config.quality))
+    if config.quality_model.model_dir:
+        q = config.quality_model
+        stage1.append(st.QualityModelFilter(str(out), q.model_dir, q.keep_buckets, q.min_ref_score))
     if config.sensitive.word_lists:
         s = config.sensitive
         stage1.append(
