@@ -96,6 +96,37 @@ def train_quality_command(
     )
 
 
+@app.command("mix")
+def mix_command(
+    mix_yaml: Path = typer.Argument(
+        ..., help="Mix YAML: inputs, output_dir, weights, max_repeat, target_chars."
+    ),
+) -> None:
+    """Mix cleaned sources by weight (repetition capped, 5x by default) into shuffled shards for tokenization."""
+    from skywork.data.mix import MixConfig, mix_sources
+    from skywork.utils.config import load_config
+    from skywork.utils.io import InputError
+
+    try:
+        report = mix_sources(load_config(MixConfig, mix_yaml))
+    except InputError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    table = Table(title=f"{report['documents']:,} documents, {report['output_chars']:,} characters")
+    for column in ("source", "documents", "weight", "repeat", "actual share", "capped"):
+        table.add_column(column)
+    for source, info in report["sources"].items():
+        table.add_row(
+            source,
+            str(info["documents"]),
+            f"{info['weight']:.3f}",
+            f"{info['repeat']:.2f}",
+            f"{info['actual_share']:.3f}",
+            str(info["capped"]),
+        )
+    console.print(table)
+
+
 @app.command("config-help")
 def config_help() -> None:
     """Print every pipeline YAML key with its default and meaning."""
