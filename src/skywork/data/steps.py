@@ -282,7 +282,7 @@ class SensitiveWordFilter(SkyFilter):
 
             automaton = ahocorasick.Automaton()
             for word in self.words:
-                automaton.add_word(word, len(word))
+                automaton.add_word(word, (len(word), word.isascii()))
             automaton.make_automaton()
             self._automaton = automaton
         return self._automaton
@@ -297,7 +297,13 @@ class SensitiveWordFilter(SkyFilter):
             return True
         text = doc.text.lower()
         hits, chars = 0, 0
-        for _, length in self.automaton.iter(text):
+        for end, (length, latin) in self.automaton.iter(text):
+            # Latin-script entries must match whole words ('av' is not a hit inside 'have')
+            if latin and (
+                (end + 1 < len(text) and text[end + 1].isascii() and text[end + 1].isalnum())
+                or (end - length >= 0 and text[end - length].isascii() and text[end - length].isalnum())
+            ):
+                continue
             hits += 1
             chars += length
         doc.metadata["sensitive_hits"] = hits
