@@ -64,6 +64,9 @@ def test_sensitive_word_list_from_shared_data(shared_data):
     step = SensitiveWordFilter(None, lists, max_hits=3)
     clean = "今天天气很好，我们去公园散步，看到了很多花。" * 5
     assert step.filter(Document(text=clean, id="a")) is True
+    english = "We have cheap products available. " * 10  # 'av' is on the list but not a word here
+    assert step.filter(Document(text=english, id="c")) is True
+    assert step.filter(Document(text=english + " av av av av", id="d")) == (False, "sensitive_words")
     dirty = clean + "，".join(words[100:110])
     assert step.filter(Document(text=dirty, id="b")) == (False, "sensitive_words")
 

@@ -65,6 +65,68 @@ def report_command(
         console.print(f"{kind}: {path}")
 
 
+@app.command("train-quality")
+def train_quality_command(
+    out_dir: Path = typer.Argument(
+        ..., help="Output directory for lm.npz, classifier.bin, quality_model.json."
+    ),
+    reference: list[Path] = typer.Option(
+        ..., help="Reference-quality text (Wikipedia, books): jsonl or txt."
+    ),
+    web: list[Path] = typer.Option(..., help="Raw web text (classifier negatives, bucket percentiles)."),
+    order: int = typer.Option(4, help="Character n-gram order."),
+    max_docs_per_file: int = typer.Option(5000, help="Cap on documents per file."),
+) -> None:
+    """Train the CCNet-style quality model: a character n-gram LM for perplexity buckets (edges at per-language
+    percentiles of web text) and a fastText reference-vs-web classifier. Use it with quality_model.model_dir."""
+    from skywork.data.quality_model import QualityModelTrainConfig, train_quality_model
+
+    info = train_quality_model(
+        QualityModelTrainConfig(
+            reference=[str(p) for p in reference],
+            web=[str(p) for p in web],
+            out_dir=str(out_dir),
+            order=order,
+            max_docs_per_file=max_docs_per_file,
+        )
+    )
+    console.print(
+        f"trained on {info['reference_docs']} reference / {info['web_docs']} web documents; "
+        f"bucket edges {info['bucket_edges']}"
+    )
+
+
+@app.command("mix")
+def mix_command(
+    mix_yaml: Path = typer.Argument(
+        ..., help="Mix YAML: inputs, output_dir, weights, max_repeat, target_chars."
+    ),
+) -> None:
+    """Mix cleaned sources by weight (repetition capped, 5x by default) into shuffled shards for tokenization."""
+    from skywork.data.mix import MixConfig, mix_sources
+    from skywork.utils.config import load_config
+    from skywork.utils.io import InputError
+
+    try:
+        report = mix_sources(load_config(MixConfig, mix_yaml))
+    except InputError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    table = Table(title=f"{report['documents']:,} documents, {report['output_chars']:,} characters")
+    for column in ("source", "documents", "weight", "repeat", "actual share", "capped"):
+        table.add_column(column)
+    for source, info in report["sources"].items():
+        table.add_row(
+            source,
+            str(info["documents"]),
+            f"{info['weight']:.3f}",
+            f"{info['repeat']:.2f}",
+            f"{info['actual_share']:.3f}",
+            str(info["capped"]),
+        )
+    console.print(table)
+
+
 @app.command("config-help")
 def config_help() -> None:
     """Print every pipeline YAML key with its default and meaning."""

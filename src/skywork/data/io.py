@@ -301,5 +301,10 @@ def read_documents(path_or_dir: str | os.PathLike) -> Iterator[dict[str, Any]]:
                     doc = orjson.loads(line)
                 except orjson.JSONDecodeError as err:
                     raise InputError(f"not a JSON line: {err}", file, line=line_no) from err
-                doc.setdefault("metadata", {})
+                if "metadata" not in doc:  # a plain input record: its extra fields are its metadata
+                    doc = {
+                        "id": doc.pop("id", f"{file.name}:{line_no}"),
+                        "text": doc.pop("text", ""),
+                        "metadata": doc,
+                    }
                 yield doc

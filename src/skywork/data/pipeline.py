@@ -73,6 +73,28 @@ class LengthConfig:
 
 
 @dataclasses.dataclass
+class QualityModelConfig:
+    model_dir: str | None = field(None, help="Directory from `skywork data train-quality` (None: step off).")
+    keep_buckets: list[str] = field(
+        default_factory=lambda: ["head", "middle"], help="Perplexity buckets kept (head, middle, tail)."
+    )
+    min_ref_score: float = field(0.0, help="Minimum fastText 'reference quality' probability to keep.")
+
+
+@dataclasses.dataclass
+class DecontaminationConfig:
+    benchmarks: dict[str, list[str]] = field(
+        default_factory=dict,
+        help="Benchmark name -> files/globs (jsonl, csv, txt), e.g. {gsm8k: [test.jsonl]}.",
+    )
+    ngram: int = field(13, help="n-gram length in words (Chinese: characters).")
+    mode: str = field(
+        "drop", help="'drop' the document or 'mask' (remove the lines holding matched n-grams)."
+    )
+    min_matches: int = field(1, help="Matched n-grams needed to call a document contaminated.")
+
+
+@dataclasses.dataclass
 class SensitiveConfig:
     word_lists: list[str] = field(
         default_factory=list, help="Word-list files (one word per line, or JSON list)."
@@ -128,7 +150,13 @@ class PipelineConfig:
     language: LanguageConfig = field(default_factory=LanguageConfig, help="Language identification.")
     length: LengthConfig = field(default_factory=LengthConfig, help="Length bounds.")
     quality: QualityConfig = field(default_factory=QualityConfig, help="Named heuristic quality rules.")
+    quality_model: QualityModelConfig = field(
+        default_factory=QualityModelConfig, help="CCNet perplexity buckets + reference classifier."
+    )
     sensitive: SensitiveConfig = field(default_factory=SensitiveConfig, help="Sensitive word lists.")
+    decontamination: DecontaminationConfig = field(
+        default_factory=DecontaminationConfig, help="13-gram overlap with benchmark sets."
+    )
     pii: PIIConfig = field(default_factory=PIIConfig, help="PII scrubbing.")
     dedup: DedupConfig = field(default_factory=DedupConfig, help="Exact and MinHash deduplication.")
     distribution: DistributionConfig = field(
@@ -172,6 +200,9 @@ def _build_executors(config: PipelineConfig, files: list[str], tasks: int, execu
         stage1.append(st.LengthFilter(str(out), config.length.min_chars, config.length.max_chars))
     if config.quality.enabled:
         stage1.append(st.QualityFilter(str(out), config.quality))
+    if config.quality_model.model_dir:
+        q = config.quality_model
+        stage1.append(st.QualityModelFilter(str(out), q.model_dir, q.keep_buckets, q.min_ref_score))
     if config.sensitive.word_lists:
         s = config.sensitive
         stage1.append(
@@ -179,6 +210,14 @@ def _build_executors(config: PipelineConfig, files: list[str], tasks: int, execu
                 str(out), s.word_lists, s.max_hits, s.max_hit_char_fraction, s.min_word_chars
             )
         )
+    if config.decontamination.benchmarks:
+        from skywork.data.decontam import Decontaminate, build_index
+
+        dc = config.decontamination
+        index_path = work / "decontamination_index.npz"
+        if not index_path.exists():
+            build_index(dc.benchmarks, dc.ngram, index_path)
+        stage1.append(Decontaminate(str(out), str(index_path), dc.ngram, dc.mode, dc.min_matches))
     if config.pii.enabled:
         stage1.append(st.PIIScrubber(config.pii.kinds))
     stage1.append(st.doc_writer(filtered))
@@ -268,13 +307,16 @@ def _check_resume(out: Path, config: PipelineConfig, files: list[str], tasks: in
     atomic_write_json(path, manifest)
 
 
-def _count_lines(path: Path) -> tuple[int, Counter]:
+def _count_lines(path: Path, contamination: Counter | None = None) -> tuple[int, Counter]:
     reasons: Counter = Counter()
     n = 0
     with gzip.open(path, "rb") as handle:
         for line in handle:
             n += 1
-            reasons[orjson.loads(line)["metadata"].get("filter_reason", "unknown")] += 1
+            metadata = orjson.loads(line)["metadata"]
+            reasons[metadata.get("filter_reason", "unknown")] += 1
+            if contamination is not None and metadata.get("contamination"):
+                contamination.update(metadata["contamination"].keys())
     return n, reasons
 
 
@@ -282,13 +324,14 @@ def summarize(out: Path, tasks: int) -> dict:
     """Exact accounting from the files on disk: input records (reader counts), kept and excluded documents."""
     counts_dir = out / "work" / "counts"
     input_total = sum(json.loads(p.read_text())["input"] for p in sorted(counts_dir.glob("*.json")))
-    kept = sum(_count_lines(p)[0] for p in sorted((out / "kept").glob("*.jsonl.gz")))
+    contamination: Counter = Counter()  # documents touching each benchmark (dropped or masked)
+    kept = sum(_count_lines(p, contamination)[0] for p in sorted((out / "kept").glob("*.jsonl.gz")))
     by_step: dict[str, dict[str, int]] = {}
     excluded: Counter = Counter()
     for step_dir in sorted((out / "excluded").glob("*")):
         step_counts: Counter = Counter()
         for file in sorted(step_dir.glob("*.jsonl.gz")):
-            step_counts.update(_count_lines(file)[1])
+            step_counts.update(_count_lines(file, contamination)[1])
         by_step[step_dir.name] = dict(sorted(step_counts.items()))
         excluded.update(step_counts)
     order = [s for s in STEP_ORDER if s in by_step] + [s for s in by_step if s not in STEP_ORDER]
@@ -306,5 +349,6 @@ def summarize(out: Path, tasks: int) -> dict:
         "excluded_by_step": {s: by_step[s] for s in order},
         "funnel": funnel,
         "balanced": input_total == kept + total_excluded,
+        "contamination": dict(sorted(contamination.items())),
         "tasks": tasks,
     }

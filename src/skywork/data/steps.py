@@ -282,7 +282,7 @@ class SensitiveWordFilter(SkyFilter):
 
             automaton = ahocorasick.Automaton()
             for word in self.words:
-                automaton.add_word(word, len(word))
+                automaton.add_word(word, (len(word), word.isascii()))
             automaton.make_automaton()
             self._automaton = automaton
         return self._automaton
@@ -297,7 +297,13 @@ class SensitiveWordFilter(SkyFilter):
             return True
         text = doc.text.lower()
         hits, chars = 0, 0
-        for _, length in self.automaton.iter(text):
+        for end, (length, latin) in self.automaton.iter(text):
+            # Latin-script entries must match whole words ('av' is not a hit inside 'have')
+            if latin and (
+                (end + 1 < len(text) and text[end + 1].isascii() and text[end + 1].isalnum())
+                or (end - length >= 0 and text[end - length].isascii() and text[end - length].isalnum())
+            ):
+                continue
             hits += 1
             chars += length
         doc.metadata["sensitive_hits"] = hits
@@ -369,3 +375,35 @@ class PIIScrubber(PipelineStep):
                 doc.metadata["pii"] = counts
                 self.stat_update("docs_with_pii")
             yield doc
+
+
+class QualityModelFilter(SkyFilter):
+    """CCNet perplexity bucket + fastText reference score from a model trained by ``skywork data
+    train-quality``; keeps documents in ``keep_buckets`` whose reference score is at least ``min_ref_score``."""
+
+    name = "quality model"
+    step_name = "quality_model"
+
+    def __init__(self, output_dir: str | None, model_dir: str, keep_buckets: list[str], min_ref_score: float):
+        super().__init__(output_dir)
+        self.model_dir, self.keep_buckets, self.min_ref_score = model_dir, set(keep_buckets), min_ref_score
+        self._model = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if self._model is None:
+            from skywork.data.quality_model import QualityModel
+
+            self._model = QualityModel(self.model_dir)
+        lang = doc.metadata.get("lang_id") or doc.metadata.get("lang")
+        scores = self._model.score(doc.text, "zh" if str(lang).startswith("zh") else "en")
+        doc.metadata.update(scores)
+        if scores["bucket"] not in self.keep_buckets:
+            return False, f"perplexity_{scores['bucket']}"
+        if scores["ref_score"] < self.min_ref_score:
+            return False, "low_reference_score"
+        return True
