@@ -63,3 +63,16 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
     result = tokenizer_report(tmp_path / "tok", held_out, baselines=False)
     ours = result["results"]["ours"]["by_label"]
     assert ours["chinese"]["chars_per_token"] > 1.2 and ours["english"]["chars_per_token"] > 3.0
+
+
+def test_recipe_configs_are_valid_and_sized():
+    from skywork.tokenizer.train import load_train_config
+
+    full = load_train_config(REPO / "recipes" / "tokenizer" / "full.yaml")
+    demo = load_train_config(REPO / "recipes" / "tokenizer" / "demo.yaml")
+    assert full.vocab_size == 65536 and (full.latin_size, full.chinese_chars, full.chinese_words) == (
+        32000,
+        8000,
+        25519,
+    )
+    assert demo.vocab_size == 4096 and demo.reserved == full.reserved == 17
