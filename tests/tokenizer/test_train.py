@@ -225,6 +225,8 @@ def test_bad_inputs_name_file_line_and_field(tmp_path):
         train_tokenizer(
             TokenizerTrainConfig(inputs=[str(tmp_path / "missing.txt")], **SMALL), tmp_path / "out"
         )
+    with pytest.raises(InputError, match="latin_size"):  # a dict config is checked like the YAML
+        train_tokenizer({"inputs": [str(bad)], "latin_sise": 10}, tmp_path / "out")
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("inputs: [a.txt]\nlatin_sise: 10\n")
     with pytest.raises(InputError, match="latin_size"):

@@ -479,9 +479,18 @@ def _sample_lines(path: Path, count: int) -> list[str]:
     return lines[:: max(1, len(lines) // count)]
 
 
-def train_tokenizer(config: TokenizerTrainConfig, out_dir: str | Path, progress=print) -> dict:
-    """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report."""
+def train_tokenizer(config: TokenizerTrainConfig | dict, out_dir: str | Path, progress=print) -> dict:
+    """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report.
+
+    ``config`` may be a plain dict of the YAML keys (checked like the YAML). The report holds ``vocab_size``,
+    ``composition`` (the four part sizes), where the Chinese characters and words came from, corpus counts (lines,
+    long lines split), timings and the ``fast_tokenizer`` check.
+    """
     from skywork.tokenizer.export import write_tokenizer_dir
+    from skywork.utils.config import from_dict
+
+    if isinstance(config, dict):
+        config = from_dict(TokenizerTrainConfig, config)
 
     proto, report, sample = build_model(config, progress=progress)
     out_dir = Path(out_dir)
