@@ -20,6 +20,7 @@ def test_train_command_writes_a_loadable_directory(tmp_path, small_corpus):
     assert "1,217 entries" in result.output
     report = json.loads((tmp_path / "tok" / "train_report.json").read_text())
     assert report["vocab_size"] == 1217
+    assert report["composition"] == {"latin": 700, "chinese_chars": 300, "chinese_words": 200, "reserved": 17}
 
 
 def test_train_command_reports_bad_config(tmp_path):

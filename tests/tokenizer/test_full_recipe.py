@@ -9,7 +9,7 @@ import sentencepiece as spm
 import yaml
 
 from skywork.tokenizer import load
-from skywork.tokenizer.corpus import is_cjk_ideograph
+from skywork.tokenizer.corpus import is_cjk_ideograph, iter_documents
 from skywork.tokenizer.report import tokenizer_report
 from skywork.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 from skywork.utils.config import from_dict
@@ -57,9 +57,24 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
         f"chinese={shared_data}/SkyworkAI+Skywork/data/eval_loss/zh_general.jsonl",
         f"english={shared_data}/GITenberg+The-Adventures-of-Sherlock-Holmes_1661/1661.txt",
     ]
+    # The fast tokenizer against SentencePiece on whole held-out documents (never seen at training time).
     tok = load(tmp_path / "tok")
-    text = open(held_out[0].split("=", 1)[1], encoding="utf-8").read()[:5000]
-    assert tok.encode(text) == [1] + sp.encode(text)
+    assert type(tok).__name__ == "SkyworkTokenizerFast"
+    docs = [d for spec in held_out for d in iter_documents(Path(spec.split("=", 1)[1]))]
+    assert tok(docs, add_special_tokens=False)["input_ids"] == sp.encode(docs)
     result = tokenizer_report(tmp_path / "tok", held_out, baselines=False)
     ours = result["results"]["ours"]["by_label"]
     assert ours["chinese"]["chars_per_token"] > 1.2 and ours["english"]["chars_per_token"] > 3.0
+
+
+def test_recipe_configs_are_valid_and_sized():
+    from skywork.tokenizer.train import load_train_config
+
+    full = load_train_config(REPO / "recipes" / "tokenizer" / "full.yaml")
+    demo = load_train_config(REPO / "recipes" / "tokenizer" / "demo.yaml")
+    assert full.vocab_size == 65536 and (full.latin_size, full.chinese_chars, full.chinese_words) == (
+        32000,
+        8000,
+        25519,
+    )
+    assert demo.vocab_size == 4096 and demo.reserved == full.reserved == 17

@@ -45,6 +45,10 @@ def test_report_compares_with_both_baselines(small_tokenizer, held_out):
     )
     assert zh["latin_only"]["unknown_char_rate"] > 0.5 > zh["ours"]["unknown_char_rate"]
     assert report["composition"]["chinese_words"] == 200
+    coverage = [
+        f["chinese_char_coverage"] for f in results["ours"]["files"].values() if f["label"] == "chinese"
+    ]
+    assert coverage and 0.5 < coverage[0] <= 1.0
     assert (out / "baselines" / "plain_bpe.model").exists()  # cached for the next report
 
 

@@ -225,7 +225,43 @@ def test_bad_inputs_name_file_line_and_field(tmp_path):
         train_tokenizer(
             TokenizerTrainConfig(inputs=[str(tmp_path / "missing.txt")], **SMALL), tmp_path / "out"
         )
+    with pytest.raises(InputError, match="latin_size"):  # a dict config is checked like the YAML
+        train_tokenizer({"inputs": [str(bad)], "latin_sise": 10}, tmp_path / "out")
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("inputs: [a.txt]\nlatin_sise: 10\n")
     with pytest.raises(InputError, match="latin_size"):
         load_train_config(cfg)
+
+
+def test_save_pretrained_round_trip_keeps_class_ids_and_chat(small_tokenizer, tmp_path):
+    out, _ = small_tokenizer
+    sp, tok = _sp(out), load(out)
+    tok.save_pretrained(tmp_path / "copy")
+    again = load(tmp_path / "copy")
+    assert type(again).__name__ == "SkyworkTokenizerFast"
+    assert (tmp_path / "copy" / "tokenizer.model").exists()
+    exact = AutoTokenizer.from_pretrained(tmp_path / "copy")  # resolves to the SentencePiece class
+    messages = [{"role": "user", "content": "你好 </s>"}]
+    for text in TEXTS:
+        assert again.encode(text) == exact.encode(text) == [1] + sp.encode(text)
+    assert encode_chat(again, messages) == encode_chat(tok, messages) == encode_chat(exact, messages)
+    ids = again.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+    assert list(ids if isinstance(ids, list) else ids["input_ids"]) == encode_chat(tok, messages)
+
+
+def test_auto_tokenizer_without_importing_skywork(small_tokenizer):
+    """No remote code and no registration: transformers alone reads tokenizer.json and gets the same ids."""
+    import subprocess
+    import sys
+
+    out, _ = small_tokenizer
+    code = (
+        "import json, sys; from transformers import AutoTokenizer;"
+        f"t = AutoTokenizer.from_pretrained({str(out)!r});"
+        "print(json.dumps([type(t).__name__, t.encode(sys.argv[1]), 'skywork' in sys.modules]))"
+    )
+    text = "Hello 世界 </s> 12345\n\tdef f(): pass"
+    result = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)
+    name, ids, imported_skywork = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not imported_skywork and name == "TokenizersBackend"
+    assert ids == [1] + _sp(out).encode(text)

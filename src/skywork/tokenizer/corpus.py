@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +28,11 @@ def is_cjk_ideograph(ch: str) -> bool:
     )
 
 
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
+
+
 def has_cjk(text: str) -> bool:
-    return any(is_cjk_ideograph(ch) for ch in text)
+    return _CJK.search(text) is not None
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:

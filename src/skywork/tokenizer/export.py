@@ -88,7 +88,6 @@ def write_tokenizer_dir(
 
     fast = build_fast_tokenizer(proto, reserved_tokens)
     check = compare_with_sentencepiece(fast, sp, list(verify_texts) + STRESS_TEXTS)
-    fast.encode_special_tokens = False
     fast.save(str(out_dir / "tokenizer.json"))
     check["identical"] = check["mismatches"] == 0
     tokenizer_class = "SkyworkTokenizerFast" if check["identical"] else "SkyworkTokenizer"
@@ -100,8 +99,7 @@ def write_tokenizer_dir(
         "eos_token": "</s>",
         "unk_token": "<unk>",
         "pad_token": "<pad>",
-        "additional_special_tokens": reserved_tokens[3:4] + reserved_tokens[4:6],
+        "additional_special_tokens": [t for t in reserved_tokens[3:] if t != "<pad>"],
     }
-    special_map["additional_special_tokens"] = [t for t in reserved_tokens[3:] if t != "<pad>"]
     (out_dir / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2))
     return check

@@ -70,9 +70,12 @@ def build_fast_tokenizer(proto: sp_pb2.ModelProto, special_tokens: Iterable[str]
 
 def compare_with_sentencepiece(tokenizer, sp, texts: Iterable[str], limit: int = 20) -> dict:
     """Encode ``texts`` with both (special tokens as text); count mismatches and keep the first few."""
-    tokenizer.encode_special_tokens = True
     texts = list(texts)
-    fast_ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    previous, tokenizer.encode_special_tokens = tokenizer.encode_special_tokens, True
+    try:
+        fast_ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    finally:
+        tokenizer.encode_special_tokens = previous
     sp_ids = sp.encode(texts)
     mismatches = []
     for text, ours, ref in zip(texts, fast_ids, sp_ids, strict=True):

@@ -13,6 +13,10 @@ Both apply the chat template with special tokens recognised even when the direct
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
@@ -110,6 +114,23 @@ class SkyworkTokenizerFast(_ChatTemplateSpecialTokens, TokenizersBackend):
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json", "vocab_file": "tokenizer.model"}
     model_input_names = ["input_ids", "attention_mask"]
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """transformers 5 saves the class name without "Fast" and no ``tokenizer.model``: restore both, so the
+        copy loads back as this class through :func:`skywork.tokenizer.load` (and as the exact class) with the
+        same ids."""
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        out = Path(save_directory)
+        model = self.init_kwargs.get("vocab_file")
+        if model and Path(model).is_file() and Path(model).resolve() != (out / "tokenizer.model").resolve():
+            shutil.copyfile(model, out / "tokenizer.model")
+        config_file = out / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["tokenizer_class"] = "SkyworkTokenizerFast"
+        config.setdefault("add_bos_token", True)
+        config.setdefault("add_eos_token", False)
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+        return files
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, **kwargs) -> str:
         """Decode the runs between added tokens separately, as SentencePiece does (each run drops its ``▁``)."""

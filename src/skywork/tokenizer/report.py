@@ -222,6 +222,11 @@ def print_report(report: dict, console=None) -> None:
             )
         table.add_row(name, f"{res['vocab_size']:,}", *cells)
     console.print(table)
+    for path, stats in report["results"]["ours"]["files"].items():
+        if "chinese_char_coverage" in stats:
+            console.print(
+                f"{path}: {stats['chinese_char_coverage']:.2%} of CJK ideographs have their own piece"
+            )
     for key, ratios in report["chars_per_token_ratios"].items():
         console.print(f"{key}: " + ", ".join(f"{label} x{ratio:.3f}" for label, ratio in ratios.items()))
 

@@ -264,10 +264,12 @@ def count_corpus_words(lines: list[str], max_len: int, hmm: bool) -> Counter:
     import logging
 
     import jieba
+    from tqdm import tqdm
 
     jieba.setLogLevel(logging.WARNING)
     counts: Counter = Counter()
-    for line in lines:
+    # A bar on terminals only (disable=None): segmentation is the slow part of training (~170k characters/s).
+    for line in tqdm(lines, desc="jieba", unit=" lines", disable=None, leave=False):
         for word in jieba.cut(line, HMM=hmm):
             if 2 <= len(word) <= max_len and all(is_cjk_ideograph(ch) for ch in word):
                 counts[word] += 1
@@ -309,9 +311,14 @@ def select_chinese_words(
     corpus_counts: Counter,
     count: int,
     config: TokenizerTrainConfig,
+    usage_lines: list[str] = (),
     max_rounds: int = 8,
 ) -> tuple[list[str], dict]:
-    """Pick ``count`` words, each reachable by a BPE merge and verified to encode as a single piece."""
+    """Pick ``count`` words, each reachable by a BPE merge and verified to encode as a single piece.
+
+    While untried corpus candidates remain, corpus words that never appear when ``usage_lines`` are encoded (a
+    competing merge always wins in running text) are replaced too: a vocabulary slot is only worth its use.
+    """
     existing = {p.piece for p in base.pieces}
     ranked = [
         w
@@ -330,10 +337,12 @@ def select_chinese_words(
         ]
     source = {w: ("corpus" if i < n_corpus_candidates else "dictionary") for i, w in enumerate(ranked)}
     candidates = [w for w in ranked if w not in existing and all(ch in existing for ch in w)]
+    corpus_end = sum(source[w] == "corpus" for w in candidates)  # corpus candidates come first
 
     chosen: list[str] = []
     pieces = set(existing)
     dropped: set[str] = set()
+    unused_replaced = 0
     next_index = 0
     rounds = 0
     first_score = min(p.score for p in base.pieces) - 1
@@ -348,9 +357,16 @@ def select_chinese_words(
         sp = _processor(_append_pieces(base, chosen, first_score))
         ok = _encodes_as_itself(sp, chosen)
         failed = [w for w, good in zip(chosen, ok, strict=True) if not good]
-        if not failed or rounds >= max_rounds or next_index >= len(candidates):
+        n_unused = 0
+        if usage_lines and next_index < corpus_end and rounds < max_rounds:
+            used = _used_ids(sp, usage_lines)
+            keep = [good and sp.piece_to_id(w) in used for w, good in zip(chosen, ok, strict=True)]
+            n_unused = ok.count(True) - keep.count(True)
+            ok = keep
+        if all(ok) or rounds >= max_rounds or next_index >= len(candidates):
             break
-        dropped.update(failed)
+        unused_replaced += n_unused
+        dropped.update(w for w, good in zip(chosen, ok, strict=True) if not good)
         chosen = [w for w, good in zip(chosen, ok, strict=True) if good]
         pieces = existing | set(chosen)
     if len(chosen) < count:
@@ -363,23 +379,26 @@ def select_chinese_words(
         "from_corpus": sum(source[w] == "corpus" for w in chosen),
         "from_dictionary": sum(source[w] == "dictionary" for w in chosen),
         "corpus_candidates": n_corpus_candidates,
-        "replaced_not_produced": len(dropped),
+        "replaced_not_produced": len(dropped) - unused_replaced,
+        "replaced_unused": unused_replaced,
         "not_produced_alone": len(failed),
         "rounds": rounds,
     }
 
 
-def _pieces_used_share(
-    sp: spm.SentencePieceProcessor, lines: list[str], words: list[str], sample: int = 20000
-) -> float:
-    """Share of the added words that appear at least once when encoding (a sample of) the Chinese lines."""
+def _used_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> set[int]:
+    seen: set[int] = set()
+    for encoded in sp.encode(lines):
+        seen.update(encoded)
+    return seen
+
+
+def _pieces_used_share(sp: spm.SentencePieceProcessor, lines: list[str], words: list[str]) -> float:
+    """Share of the added words that appear at least once when encoding (an even sample of) the Chinese lines."""
     if not words:
         return 0.0
     ids = {sp.piece_to_id(w) for w in words}
-    seen: set[int] = set()
-    for encoded in sp.encode(lines[:sample]):
-        seen.update(i for i in encoded if i in ids)
-    return len(seen) / len(ids)
+    return len(ids & _used_ids(sp, _even_sample(lines, 5_000_000))) / len(ids)
 
 
 # -------------------------------------------------------------------------------------------- main entry
@@ -428,7 +447,7 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
         progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
         counts = count_corpus_words(to_segment, config.max_word_length, config.jieba_hmm)
         timings["jieba_s"] = time.perf_counter() - t0
-        words, word_info = select_chinese_words(with_chars, counts, config.chinese_words, config)
+        words, word_info = select_chinese_words(with_chars, counts, config.chinese_words, config, to_segment)
     proto = _append_pieces(with_chars, words, min(p.score for p in with_chars.pieces) - 1)
     timings["chinese_words_s"] = time.perf_counter() - t0
     if len(proto.pieces) != config.vocab_size:  # pragma: no cover - guarded by the selections above
@@ -460,9 +479,18 @@ def _sample_lines(path: Path, count: int) -> list[str]:
     return lines[:: max(1, len(lines) // count)]
 
 
-def train_tokenizer(config: TokenizerTrainConfig, out_dir: str | Path, progress=print) -> dict:
-    """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report."""
+def train_tokenizer(config: TokenizerTrainConfig | dict, out_dir: str | Path, progress=print) -> dict:
+    """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report.
+
+    ``config`` may be a plain dict of the YAML keys (checked like the YAML). The report holds ``vocab_size``,
+    ``composition`` (the four part sizes), where the Chinese characters and words came from, corpus counts (lines,
+    long lines split), timings and the ``fast_tokenizer`` check.
+    """
     from skywork.tokenizer.export import write_tokenizer_dir
+    from skywork.utils.config import from_dict
+
+    if isinstance(config, dict):
+        config = from_dict(TokenizerTrainConfig, config)
 
     proto, report, sample = build_model(config, progress=progress)
     out_dir = Path(out_dir)
