@@ -15,7 +15,9 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     from skywork.tokenizer import load
     from skywork.train.pretrain import run_pretraining
 
-    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=12, plots=True)
+    config = tiny_config(
+        tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=12, plots=True, tensorboard=True
+    )
     summary = run_pretraining(config)
     run = tmp_path / "run"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -39,3 +41,30 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     assert torch.isfinite(model(ids).logits).all()
     assert {p.name for p in (run / "plots").iterdir()} >= {"loss.png", "lr.png", "throughput.png"}
     assert summary["steps"] == 12 and summary["tokens"] == 12 * 2 * 64
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_activation_checkpointing_and_accumulation_keep_the_losses(
+    tmp_path, tiny_tokenizer_dir, token_streams
+):
+    """Recomputing activations changes nothing numerically; 2 x 1 accumulation equals 1 x 2 micro-batches."""
+    from skywork.train.pretrain import run_pretraining
+
+    plain = run_pretraining(tiny_config(tmp_path / "a", tiny_tokenizer_dir, token_streams, max_steps=3))
+    checkpointed = run_pretraining(
+        tiny_config(
+            tmp_path / "b", tiny_tokenizer_dir, token_streams, max_steps=3, activation_checkpointing=True
+        )
+    )
+    accumulated = run_pretraining(
+        tiny_config(
+            tmp_path / "c",
+            tiny_tokenizer_dir,
+            token_streams,
+            max_steps=3,
+            micro_batch_size=1,
+            grad_accum_steps=2,
+        )
+    )
+    assert checkpointed["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-5)
+    assert accumulated["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-4)

@@ -92,6 +92,15 @@ def build_model(config: PretrainConfig, vocab_size: int | None):
     return model.train()
 
 
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each decoder layer in backward (non-reentrant). transformers 5 renamed the method."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:  # transformers 4
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def lr_at(step: int, config: PretrainConfig) -> float:
     """Linear warmup, then cosine ``lr -> min_lr`` over ``decay_steps`` and constant ``min_lr`` after; or constant."""
     opt = config.optim
@@ -424,7 +433,7 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
     model_config = model.config
     model.to(device)
     if config.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
     if config.compile:
         model.compile()
     model = wrap_model(model, runtime)
