@@ -68,3 +68,30 @@ def test_activation_checkpointing_and_accumulation_keep_the_losses(
     )
     assert checkpointed["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-5)
     assert accumulated["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-4)
+
+
+@pytest.mark.shared
+def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_tokenizer_dir, shared_data):
+    """The official pt_train.jsonl as a stream; two of the report's held-out files as .jsonl validation sets."""
+    from skywork.train.pretrain import run_pretraining
+    from skywork.train.shards import tokenize_to_shards
+
+    skywork_data = shared_data / "SkyworkAI+Skywork" / "data"
+    tokenize_to_shards(
+        [skywork_data / "pt_train.jsonl"], tiny_tokenizer_dir, tmp_path / "shards", source="gsm8k"
+    )
+    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, tmp_path / "shards", max_steps=8, eval_every=4)
+    config.data.sources = config.data.sources[:1]
+    config.data.sources[0].name, config.data.sources[0].path = "gsm8k", str(tmp_path / "shards" / "gsm8k")
+    config.data.sources[0].weight_end = None
+    config.data.validation = {
+        "mock_gsm8k": str(skywork_data / "eval_loss" / "mock_gsm8k_test_public.jsonl"),
+        "zh_news": str(skywork_data / "eval_loss" / "zh_news.jsonl"),
+    }
+    summary = run_pretraining(config)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    first, last = (r["val_loss"] for r in rows if "val_loss" in r)
+    assert set(last) == {"mock_gsm8k", "zh_news"}
+    # training on GSM8K helps the GSM8K-like set more than Chinese news
+    assert first["mock_gsm8k"] - last["mock_gsm8k"] > first["zh_news"] - last["zh_news"]
+    assert summary["tokens"] == 8 * 2 * 64
