@@ -95,3 +95,20 @@ def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_toke
     # training on GSM8K helps the GSM8K-like set more than Chinese news
     assert first["mock_gsm8k"] - last["mock_gsm8k"] > first["zh_news"] - last["zh_news"]
     assert summary["tokens"] == 8 * 2 * 64
+
+
+def test_exhausted_mixture_stops_cleanly_with_a_final_model(tmp_path, tiny_tokenizer_dir, token_streams):
+    from skywork.train.pretrain import run_pretraining
+    from skywork.train.shards import TokenShards
+
+    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=200, eval_every=100)
+    config.data.sources = config.data.sources[1:]  # stem only, capped at one pass
+    config.data.sources[0].max_epochs = 1.0
+    summary = run_pretraining(config)
+    expected_steps = -(
+        -TokenShards(token_streams / "stem").num_tokens // (2 * 64)
+    )  # ceil: the last one crosses
+    assert summary["stopped_early"] and "repetition cap" in summary["stopped_early"]
+    assert summary["steps"] == expected_steps
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "checkpoints" / f"step-{expected_steps:07d}").exists()

@@ -31,7 +31,7 @@ from skywork.train.checkpoint import (
     save_model_dir,
 )
 from skywork.train.config import PretrainConfig
-from skywork.train.data import Batch, MixtureSampler, TokenStream, eval_sequences, pack_rows
+from skywork.train.data import Batch, DataExhausted, MixtureSampler, TokenStream, eval_sequences, pack_rows
 from skywork.train.shards import TokenShards
 from skywork.utils.config import config_hash, to_dict
 from skywork.utils.io import InputError, atomic_dir, atomic_write_text
@@ -561,12 +561,20 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
             dist.barrier()
 
     progress = _progress_bar(config, runtime, step)
-    last_loss, last_val, rates, mfus = float("nan"), {}, [], []
+    last_loss, last_val, rates, mfus, stopped_early = float("nan"), {}, [], [], None
     no_sync = getattr(model, "no_sync", None) if engine is None else None
     while step < config.max_steps:
         t0 = time.perf_counter()
         # Every rank draws the whole global batch (cheap: memory-mapped tokens) and keeps its own rows.
-        micro_batches = [sampler.next_batch(global_rows) for _ in range(config.grad_accum_steps)]
+        try:
+            micro_batches = [sampler.next_batch(global_rows) for _ in range(config.grad_accum_steps)]
+        except DataExhausted as err:  # every source hit its repetition cap: finish cleanly with what we have
+            stopped_early = f"{err} at step {step}"
+            log.warning("stopping early: %s", stopped_early)
+            if validation:
+                last_val = evaluate()
+                metrics.write({"step": step, "tokens": tokens_seen, "val_loss": last_val})
+            break
         predicted = sum(int((b.labels[:, 1:] != -100).sum()) for b in micro_batches)
         loss_total = torch.zeros((), device=device)
         for i, global_batch in enumerate(micro_batches):
@@ -661,6 +669,8 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
 
     if progress is not None:
         progress.stop()
+    if stopped_early is not None and step % config.save_every != 0:
+        checkpoint(step)
     metrics.close()
 
     # --- final/: HF model dir + tokenizer files
@@ -683,6 +693,7 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
         "final_loss": last_loss,
         "val_loss": last_val,
         "skipped_steps": skipped_steps,
+        "stopped_early": stopped_early,
         "tokens_per_s": float(np.median(window)),
         "mfu": float(np.median(mfus[len(mfus) // 2 :] or [0.0])),
         "matmul_peak_flops": peak,
