@@ -116,7 +116,7 @@ def run_hf_trainer(config, work: Path) -> list[float]:
     """HF Trainer on the same model shape, weights init, packed batches and optimizer settings."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from skywork.train.pretrain import build_model, build_sampler
+    from skywork.train.pretrain import build_model, build_sampler, enable_activation_checkpointing
 
     model = build_model(config, None)
     sampler = build_sampler(config, world=1)
@@ -147,7 +147,6 @@ def run_hf_trainer(config, work: Path) -> list[float]:
         bf16=True,
         use_cpu=config.device == "cpu",
         optim="adamw_torch_fused",
-        gradient_checkpointing=config.activation_checkpointing,
         logging_steps=10**9,
         save_strategy="no",
         report_to=[],
@@ -155,6 +154,8 @@ def run_hf_trainer(config, work: Path) -> list[float]:
         seed=config.seed,
         disable_tqdm=True,
     )
+    if config.activation_checkpointing:
+        enable_activation_checkpointing(model)
     trainer = Trainer(model=model, args=args, train_dataset=dataset, callbacks=[StepTimer()])
     start = time.perf_counter()
     trainer.train()

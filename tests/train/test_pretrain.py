@@ -15,7 +15,9 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     from skywork.tokenizer import load
     from skywork.train.pretrain import run_pretraining
 
-    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=12, plots=True)
+    config = tiny_config(
+        tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=12, plots=True, tensorboard=True
+    )
     summary = run_pretraining(config)
     run = tmp_path / "run"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -39,3 +41,74 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     assert torch.isfinite(model(ids).logits).all()
     assert {p.name for p in (run / "plots").iterdir()} >= {"loss.png", "lr.png", "throughput.png"}
     assert summary["steps"] == 12 and summary["tokens"] == 12 * 2 * 64
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_activation_checkpointing_and_accumulation_keep_the_losses(
+    tmp_path, tiny_tokenizer_dir, token_streams
+):
+    """Recomputing activations changes nothing numerically; 2 x 1 accumulation equals 1 x 2 micro-batches."""
+    from skywork.train.pretrain import run_pretraining
+
+    plain = run_pretraining(tiny_config(tmp_path / "a", tiny_tokenizer_dir, token_streams, max_steps=3))
+    checkpointed = run_pretraining(
+        tiny_config(
+            tmp_path / "b", tiny_tokenizer_dir, token_streams, max_steps=3, activation_checkpointing=True
+        )
+    )
+    accumulated = run_pretraining(
+        tiny_config(
+            tmp_path / "c",
+            tiny_tokenizer_dir,
+            token_streams,
+            max_steps=3,
+            micro_batch_size=1,
+            grad_accum_steps=2,
+        )
+    )
+    assert checkpointed["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-5)
+    assert accumulated["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-4)
+
+
+@pytest.mark.shared
+def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_tokenizer_dir, shared_data):
+    """The official pt_train.jsonl as a stream; two of the report's held-out files as .jsonl validation sets."""
+    from skywork.train.pretrain import run_pretraining
+    from skywork.train.shards import tokenize_to_shards
+
+    skywork_data = shared_data / "SkyworkAI+Skywork" / "data"
+    tokenize_to_shards(
+        [skywork_data / "pt_train.jsonl"], tiny_tokenizer_dir, tmp_path / "shards", source="gsm8k"
+    )
+    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, tmp_path / "shards", max_steps=8, eval_every=4)
+    config.data.sources = config.data.sources[:1]
+    config.data.sources[0].name, config.data.sources[0].path = "gsm8k", str(tmp_path / "shards" / "gsm8k")
+    config.data.sources[0].weight_end = None
+    config.data.validation = {
+        "mock_gsm8k": str(skywork_data / "eval_loss" / "mock_gsm8k_test_public.jsonl"),
+        "zh_news": str(skywork_data / "eval_loss" / "zh_news.jsonl"),
+    }
+    summary = run_pretraining(config)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    first, last = (r["val_loss"] for r in rows if "val_loss" in r)
+    assert set(last) == {"mock_gsm8k", "zh_news"}
+    # training on GSM8K helps the GSM8K-like set more than Chinese news
+    assert first["mock_gsm8k"] - last["mock_gsm8k"] > first["zh_news"] - last["zh_news"]
+    assert summary["tokens"] == 8 * 2 * 64
+
+
+def test_exhausted_mixture_stops_cleanly_with_a_final_model(tmp_path, tiny_tokenizer_dir, token_streams):
+    from skywork.train.pretrain import run_pretraining
+    from skywork.train.shards import TokenShards
+
+    config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=200, eval_every=100)
+    config.data.sources = config.data.sources[1:]  # stem only, capped at one pass
+    config.data.sources[0].max_epochs = 1.0
+    summary = run_pretraining(config)
+    expected_steps = -(
+        -TokenShards(token_streams / "stem").num_tokens // (2 * 64)
+    )  # ceil: the last one crosses
+    assert summary["stopped_early"] and "repetition cap" in summary["stopped_early"]
+    assert summary["steps"] == expected_steps
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "checkpoints" / f"step-{expected_steps:07d}").exists()

@@ -91,10 +91,11 @@ def save_checkpoint(
     step: int,
     model_config,
     model_state: dict[str, torch.Tensor],
-    optimizer_state: dict,
+    optimizer_state: dict | None,
     rng_states: list[dict],
     trainer_state: dict,
     keep_last: int,
+    extra_dirs: dict[str, Path] | None = None,
 ) -> Path:
     """Write one checkpoint atomically (main process only) and delete all but the newest ``keep_last``."""
     from skywork.model.modeling import SkyworkForCausalLM
@@ -102,7 +103,10 @@ def save_checkpoint(
     target = checkpoints_dir / checkpoint_name(step)
     with atomic_dir(target) as tmp:
         save_model_dir(tmp / "model", model_config, model_state, SkyworkForCausalLM)
-        torch.save(optimizer_state, tmp / "optimizer.pt")
+        if optimizer_state is not None:  # DeepSpeed keeps its own (sharded) optimizer files in extra_dirs
+            torch.save(optimizer_state, tmp / "optimizer.pt")
+        for name, source in (extra_dirs or {}).items():
+            shutil.move(str(source), str(tmp / name))
         torch.save(rng_states, tmp / "rng.pt")
         atomic_write_json(tmp / "trainer_state.json", trainer_state)
         write_manifest(tmp)
@@ -130,7 +134,9 @@ def load_checkpoint(directory: Path) -> dict:
 
     return {
         "model": load_file(str(directory / "model" / "model.safetensors")),
-        "optimizer": torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True),
+        "optimizer": torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True)
+        if (directory / "optimizer.pt").exists()
+        else None,
         "rng": torch.load(directory / "rng.pt", map_location="cpu", weights_only=True),
         "trainer_state": json.loads((directory / "trainer_state.json").read_text()),
     }

@@ -99,9 +99,14 @@ class PretrainConfig:
     activation_checkpointing: bool = field(
         False, help="Recompute layer activations in backward to save memory."
     )
-    distributed: Literal["auto", "none", "ddp", "fsdp"] = field(
+    distributed: Literal["auto", "none", "ddp", "fsdp", "deepspeed"] = field(
         "auto",
-        help="Under torchrun: auto = ddp; fsdp = FSDP2 fully_shard per decoder layer. Ignored when alone.",
+        help="Under torchrun: auto = ddp; fsdp = FSDP2 fully_shard per decoder layer; deepspeed = ZeRO-1/2 "
+        "(optional extra, see deepspeed_config). ddp/fsdp are ignored in a single process.",
+    )
+    deepspeed_config: str | None = field(
+        None,
+        help="DeepSpeed JSON for distributed: deepspeed (e.g. configs/deepspeed/zero2.json); null: ZeRO-1.",
     )
     seed: int = field(1234, help="Seed for weights init and data order (official scripts: 1234).")
     log_every: int = field(1, help="Write a metrics row every N steps.")

@@ -141,7 +141,11 @@ class MixtureSampler:
         return weights / weights.sum()
 
     def shares(self) -> dict[str, float]:
-        weights = self.weights_at(self.draws / self.total_sequences)
+        """Current sampling shares (all zero once every source is exhausted)."""
+        try:
+            weights = self.weights_at(self.draws / self.total_sequences)
+        except DataExhausted:
+            weights = np.zeros(len(self.streams))
         return {s.name: float(w) for s, w in zip(self.streams, weights, strict=True)}
 
     def next_sequence(self) -> tuple[str, list[np.ndarray]]:

@@ -31,7 +31,7 @@ from skywork.train.checkpoint import (
     save_model_dir,
 )
 from skywork.train.config import PretrainConfig
-from skywork.train.data import Batch, MixtureSampler, TokenStream, eval_sequences, pack_rows
+from skywork.train.data import Batch, DataExhausted, MixtureSampler, TokenStream, eval_sequences, pack_rows
 from skywork.train.shards import TokenShards
 from skywork.utils.config import config_hash, to_dict
 from skywork.utils.io import InputError, atomic_dir, atomic_write_text
@@ -50,7 +50,7 @@ class Runtime:
     world: int
     local_rank: int
     device: torch.device
-    mode: str  # none | ddp | fsdp
+    mode: str  # none | ddp | fsdp | deepspeed
 
     @property
     def is_main(self) -> bool:
@@ -66,13 +66,19 @@ def init_runtime(config: PretrainConfig) -> Runtime:
     if want_cuda:
         torch.cuda.set_device(device)
     mode = config.distributed
-    if world > 1:
+    if mode == "deepspeed":  # DeepSpeed needs a process group even for one process
+        for key, value in (("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29531"), ("RANK", "0")):
+            os.environ.setdefault(key, value)
+        os.environ.setdefault("WORLD_SIZE", str(world))
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if want_cuda else "gloo")
+    elif world > 1:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if want_cuda else "gloo")
         mode = "ddp" if mode in ("auto", "none") else mode
     else:
         mode = "none"
-    return Runtime(dist.get_rank() if world > 1 else 0, world, local_rank, device, mode)
+    return Runtime(dist.get_rank() if dist.is_initialized() else 0, world, local_rank, device, mode)
 
 
 def build_model(config: PretrainConfig, vocab_size: int | None):
@@ -90,6 +96,15 @@ def build_model(config: PretrainConfig, vocab_size: int | None):
     model.config.use_cache = False
     model.config._attn_implementation = "sdpa"
     return model.train()
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Recompute each decoder layer in backward (non-reentrant). transformers 5 renamed the method."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:  # transformers 4
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def lr_at(step: int, config: PretrainConfig) -> float:
@@ -116,7 +131,8 @@ def make_optimizer(model: torch.nn.Module, config: PretrainConfig, device: torch
         lr=opt.lr,
         betas=(opt.beta1, opt.beta2),
         eps=opt.eps,
-        fused=True,  # one kernel per step on CUDA and CPU alike (torch >= 2.4)
+        fused=config.distributed
+        != "deepspeed",  # one kernel per step (CUDA and CPU); ZeRO flattens params itself
     )
 
 
@@ -424,11 +440,17 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
     model_config = model.config
     model.to(device)
     if config.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
     if config.compile:
         model.compile()
     model = wrap_model(model, runtime)
     optimizer = make_optimizer(model, config, device)
+    engine = None  # DeepSpeed owns backward, clipping and the optimizer step when set
+    if runtime.mode == "deepspeed":
+        from skywork.train import deepspeed_zero
+
+        engine, _ = deepspeed_zero.initialize(model, optimizer, config, runtime.world)
+        model = engine
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_at(step, config) / config.optim.lr
     )
@@ -443,7 +465,10 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
         ckpt_path = Path(resume) if resume != "auto" else latest_valid_checkpoint(checkpoints_dir)
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path)
-        load_full_state(model, optimizer, ckpt["model"], ckpt["optimizer"])
+        if engine is not None:
+            engine.load_checkpoint(str(ckpt_path / "deepspeed"), tag="state", load_lr_scheduler_states=False)
+        else:
+            load_full_state(model, optimizer, ckpt["model"], ckpt["optimizer"])
         state = ckpt["trainer_state"]
         scheduler.load_state_dict(state["scheduler"])
         sampler.load_state_dict(state["sampler"])
@@ -491,7 +516,20 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
         return losses
 
     def checkpoint(at_step: int) -> None:
-        model_state, optimizer_state = full_state(model, optimizer)
+        extra_dirs = {}
+        if (
+            engine is not None
+        ):  # every rank writes its ZeRO shard; the main process moves it into the checkpoint
+            staging = checkpoints_dir / f".deepspeed-{at_step}.tmp"
+            engine.save_checkpoint(str(staging), tag="state")
+            dist.barrier()
+            model_state, optimizer_state, extra_dirs = (
+                engine.module.state_dict(),
+                None,
+                {"deepspeed": staging},
+            )
+        else:
+            model_state, optimizer_state = full_state(model, optimizer)
         rng_states = [capture_rng()]
         if runtime.world > 1:
             gathered: list = [None] * runtime.world
@@ -517,17 +555,26 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
                 rng_states,
                 trainer_state,
                 config.keep_last,
+                extra_dirs,
             )
         if runtime.world > 1:
             dist.barrier()
 
     progress = _progress_bar(config, runtime, step)
-    last_loss, last_val, rates, mfus = float("nan"), {}, [], []
-    no_sync = getattr(model, "no_sync", None)
+    last_loss, last_val, rates, mfus, stopped_early = float("nan"), {}, [], [], None
+    no_sync = getattr(model, "no_sync", None) if engine is None else None
     while step < config.max_steps:
         t0 = time.perf_counter()
         # Every rank draws the whole global batch (cheap: memory-mapped tokens) and keeps its own rows.
-        micro_batches = [sampler.next_batch(global_rows) for _ in range(config.grad_accum_steps)]
+        try:
+            micro_batches = [sampler.next_batch(global_rows) for _ in range(config.grad_accum_steps)]
+        except DataExhausted as err:  # every source hit its repetition cap: finish cleanly with what we have
+            stopped_early = f"{err} at step {step}"
+            log.warning("stopping early: %s", stopped_early)
+            if validation:
+                last_val = evaluate()
+                metrics.write({"step": step, "tokens": tokens_seen, "val_loss": last_val})
+            break
         predicted = sum(int((b.labels[:, 1:] != -100).sum()) for b in micro_batches)
         loss_total = torch.zeros((), device=device)
         for i, global_batch in enumerate(micro_batches):
@@ -547,17 +594,23 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
                 loss = loss_sum * (runtime.world / max(1, predicted))
                 if step in config.fault_injection_nan_steps:
                     loss = loss * float("nan")
-                loss.backward()
+                if engine is not None:
+                    engine.backward(loss, scale_wrt_gas=False)  # already a mean over the global batch
+                    engine.step()  # DeepSpeed steps (and clips) at the accumulation boundary
+                else:
+                    loss.backward()
             loss_total += loss.detach() / runtime.world
         loss_value = float(_all_reduce_mean(loss_total, runtime)) * runtime.world
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            model.parameters(), config.optim.grad_clip if config.optim.grad_clip > 0 else float("inf")
-        )
-        if hasattr(grad_norm, "full_tensor"):
-            grad_norm = grad_norm.full_tensor()
-        grad_norm = float(grad_norm)
+        if engine is not None:
+            grad_norm = float(engine.get_global_grad_norm() or 0.0)
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), config.optim.grad_clip if config.optim.grad_clip > 0 else float("inf")
+            )
+            grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
         if math.isfinite(loss_value) and math.isfinite(grad_norm):
-            optimizer.step()
+            if engine is None:
+                optimizer.step()
             bad_in_row = 0
         else:
             skipped_steps += 1
@@ -616,11 +669,13 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
 
     if progress is not None:
         progress.stop()
+    if stopped_early is not None and step % config.save_every != 0:
+        checkpoint(step)
     metrics.close()
 
     # --- final/: HF model dir + tokenizer files
     final_dir = out_dir / "final"
-    model_state, _ = full_state(model, optimizer)
+    model_state = engine.module.state_dict() if engine is not None else full_state(model, optimizer)[0]
     if runtime.is_main:
         from skywork.model import SkyworkForCausalLM
 
@@ -638,6 +693,7 @@ def _train(config, resume, runtime: Runtime, out_dir: Path, load_tokenizer, flop
         "final_loss": last_loss,
         "val_loss": last_val,
         "skipped_steps": skipped_steps,
+        "stopped_early": stopped_early,
         "tokens_per_s": float(np.median(window)),
         "mfu": float(np.median(mfus[len(mfus) // 2 :] or [0.0])),
         "matmul_peak_flops": peak,
