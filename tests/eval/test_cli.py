@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from skywork.eval.cli import app
+from skywork.eval.tables import leakage_table
 
 runner = CliRunner()
 
@@ -62,8 +63,12 @@ def test_mcq_gsm8k_leakage_commands(tmp_path, shared_data, tiny_model_dir, gsm8k
 
     out = tmp_path / "leak.json"
     text = _run(["leakage", tiny_model_dir, "--train", gsm8k_files["train"], "--test", gsm8k_files["test"],
-                 "--ref", gsm8k_files["ref"], "--max-samples", "8", "--bootstrap", "100", "-o", out])  # fmt: skip
+                 "--ref", gsm8k_files["ref"], "--max-samples", "8", "--bootstrap", "100", "-o", out,
+                 "--plot", tmp_path / "leak.png"])  # fmt: skip
     res = json.loads(out.read_text())
+    assert (tmp_path / "leak.png").stat().st_size > 1000
+    row = leakage_table({"tiny": res}).splitlines()[2]
+    assert row.startswith("| tiny | ") and f"{res['delta1']:+.2f}" in row
     assert {"L_train", "L_test", "L_ref", "delta1", "delta2", "ci", "verdict"} <= set(res)
     assert "delta1" in text
 

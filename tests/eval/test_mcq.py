@@ -125,3 +125,10 @@ def test_bad_csv_names_file_and_row(tmp_path, shared_data, tiny_model, tiny_toke
     data = _bench_dir(tmp_path, "cmmlu", GOOD, test_text)
     with pytest.raises(InputError, match=match):
         evaluate_mcq(tiny_model, tiny_tokenizer, "cmmlu", data)
+
+
+def test_too_few_dev_rows_names_dev_file(tmp_path, shared_data, tiny_model, tiny_tokenizer):
+    short_dev = ",Question,A,B,C,D,Answer\n0,q,a,b,c,d,A\n"
+    data = _bench_dir(tmp_path, "cmmlu", short_dev, GOOD)
+    with pytest.raises(InputError, match=r"dev/agronomy.csv: 1 dev rows, 5 shots requested"):
+        evaluate_mcq(tiny_model, tiny_tokenizer, "cmmlu", data)

@@ -58,6 +58,7 @@ def loss(
     ),
     batch_size: int = typer.Option(16, help="Documents per batch (length-sorted, so padding is minimal)."),
     max_samples: int = typer.Option(None, help="Only the first N documents of each file."),
+    plot: Path = typer.Option(None, help="Also write a PNG bar chart of the per-domain perplexities."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
@@ -85,6 +86,10 @@ def loss(
         table.add_row(*cells)
     console.print(table)
     console.print(f"[dim]{res['tokens_per_s']:.0f} tokens/s, padding {res['padding_fraction']:.1%}[/dim]")
+    if plot:
+        from skywork.eval.tables import plot_domain_ppl
+
+        console.print(f"[dim]plot written to {plot_domain_ppl(res, plot)}[/dim]")
     _write(output, res)
 
 
@@ -190,6 +195,9 @@ def leakage(
     max_samples: int = typer.Option(None, help="First N samples of each file."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the confidence intervals."),
     confidence: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    plot: Path = typer.Option(
+        None, help="Also write a PNG bar chart of the three losses with their intervals."
+    ),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
@@ -215,6 +223,10 @@ def leakage(
         table.add_row(key, f"{res[key]:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", "")
     console.print(table)
     console.print(res["verdict"])
+    if plot:
+        from skywork.eval.tables import plot_leakage
+
+        console.print(f"[dim]plot written to {plot_leakage(res, plot)}[/dim]")
     _write(output, res)
 
 

@@ -166,6 +166,7 @@ def greedy_generate(
             position_ids=positions.to(device),
             past_key_values=past,
             use_cache=True,
+            logits_to_keep=1,
         )
         past = out.past_key_values
         generated: list[list[int]] = [[] for _ in rows]

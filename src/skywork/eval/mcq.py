@@ -347,7 +347,10 @@ def evaluate_mcq(
     start = time.perf_counter()
     per_subject: dict[str, dict] = {}
     for subject in chosen:
-        dev = read_questions(_csv_path(data_dir, bench, "dev", subject), bench)
+        dev_path = _csv_path(data_dir, bench, "dev", subject)
+        dev = read_questions(dev_path, bench)
+        if len(dev) < shots:
+            raise InputError(f"{len(dev)} dev rows, {shots} shots requested", dev_path)
         questions = read_questions(_csv_path(data_dir, bench, split, subject), bench)[:limit]
         res = evaluate_subject(
             model,
