@@ -178,17 +178,14 @@ def docstrings(text: str, min_chars: int = 300) -> Iterator[str]:
 
 
 def _near_duplicate(rng: random.Random, text: str, lang: str) -> str:
-    """Change one sentence-sized span and one number: a typical near-duplicate republished page."""
-    sep = ". " if lang == "en" else "。"
-    parts = text.split(sep)
-    i = rng.randrange(len(parts))
-    parts[i] = parts[i][::-1][: max(8, len(parts[i]) // 2)][::-1]  # truncate one sentence
-    out = sep.join(parts)
-    digits = [k for k, ch in enumerate(out) if ch.isdigit()]
+    """The same page republished: one number changed and a source line added (Jaccard stays high)."""
+    digits = [k for k, ch in enumerate(text) if ch.isdigit()]
     if digits:
         k = rng.choice(digits)
-        out = out[:k] + str((int(out[k]) + 1) % 10) + out[k + 1 :]
-    return out
+        text = text[:k] + str((int(text[k]) + 1) % 10) + text[k + 1 :]
+    city = rng.choice(lx.CITIES)
+    footer = f"Reposted from {city[0]} Daily." if lang == "en" else f"转载自{city[1]}日报。"
+    return f"{text}\n{footer}"
 
 
 def _boilerplate(rng: random.Random, lang: str) -> str:

@@ -80,6 +80,7 @@ class StageKind:
     :class:`StageUnavailable` (or ``ImportError``) when that capability is not installed.
     ``output_field`` is the config key the runner fills with the stage directory (users must not set it);
     ``input_fields`` are the (dotted) config keys holding input paths, checked for existence before any work.
+    ``reads_all`` makes the stage depend on every earlier stage (the report reads them all).
     """
 
     name: str
@@ -88,6 +89,7 @@ class StageKind:
     output_field: str | None = None
     input_fields: tuple[str, ...] = ()
     help: str = ""
+    reads_all: bool = False  # depends on every earlier stage (the report)
 
 
 @dataclass
@@ -259,6 +261,8 @@ def load_recipe(path: str | Path, kinds: dict[str, StageKind], run_dir: str | Pa
             path,
             deps,
         )
+        if kind.reads_all:
+            deps = set(earlier)
         stage = Stage(name=name, kind=kind_name, raw=raw, deps=sorted(deps, key=earlier.index))
         if kind.output_field:
             if kind.output_field in raw:

@@ -253,6 +253,7 @@ KINDS: dict[str, StageKind] = {
         _run_report,
         input_fields=("defect_labels",),
         help="Write RUN_DIR/report.html and report.md with plots and tables.",
+        reads_all=True,
     ),
 }
 
