@@ -162,28 +162,34 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     blocks: list[tuple[str, Any]] = []
     n_in, kept = summary.get("input"), summary.get("kept")
-    excluded = summary.get("excluded", {})
+    # The pipeline's own funnel (steps in order) when it wrote one, else the per-reason counts.
+    funnel = summary.get("funnel") or [
+        {"step": r, "removed": c} for r, c in (summary.get("excluded") or {}).items()
+    ]
+    steps = [(row["step"], row.get("removed", 0)) for row in funnel if "removed" in row]
     rows = [["input", _fmt(n_in), "100%"]]
-    remaining = n_in or 0
-    for reason, count in excluded.items():
-        remaining -= count
-        rows.append([f"− {reason}", _fmt(count), f"{100 * count / n_in:.2f}%" if n_in else "–"])
+    for step, removed in steps:
+        rows.append([f"− {step}", _fmt(removed), f"{100 * removed / n_in:.2f}%" if n_in else "–"])
     rows.append(["kept", _fmt(kept), f"{100 * kept / n_in:.2f}%" if n_in and kept is not None else "–"])
     blocks.append(
         (
             "p",
-            f"Documents removed by each rule of the data pipeline, in order (from <code>{names[0]}/summary.json</code>).",
+            f"Documents removed by each step of the data pipeline, in order (from <code>{names[0]}/summary.json</code>).",
         )
     )
     blocks.append(("table", (["step", "documents", "share of input"], rows)))
-    if excluded:
-        fig, ax = plt.subplots(figsize=(7, 0.4 * len(excluded) + 1.5))
-        labels = ["input", *excluded.keys(), "kept"]
-        values = [n_in or 0, *excluded.values(), kept or 0]
-        colors = ["#4c72b0"] + ["#dd8452"] * len(excluded) + ["#55a868"]
+    by_reason = summary.get("excluded") or {}
+    if by_reason and len(by_reason) != len(steps):
+        reason_rows = [[r, _fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
+        blocks.append(("table", (["removal reason (rule)", "documents"], reason_rows)))
+    if steps:
+        fig, ax = plt.subplots(figsize=(7, 0.4 * len(steps) + 1.5))
+        labels = ["input", *(s for s, _ in steps), "kept"]
+        values = [n_in or 0, *(c for _, c in steps), kept or 0]
+        colors = ["#4c72b0"] + ["#dd8452"] * len(steps) + ["#55a868"]
         ax.barh(labels[::-1], values[::-1], color=colors[::-1])
         ax.set_xlabel("documents")
-        ax.set_title("data funnel: documents removed per rule")
+        ax.set_title("data funnel: documents removed per step")
         fig.tight_layout()
         fig.savefig(img_dir / "data_funnel.png", dpi=110)
         plt.close(fig)
@@ -340,6 +346,13 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
                 val_points[domain].append((x, value))
         for domain, pts in val_points.items():
             series[f"val:{domain}"].append((name, [p[0] for p in pts], [p[1] for p in pts]))
+        share_points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for x, r in zip(xs_all, rows, strict=True):
+            for source, value in (r.get("shares") or {}).items():
+                if isinstance(value, (int, float)):
+                    share_points[source].append((x, value))
+        for source, pts in share_points.items():
+            series[f"share:{source}"].append((name, [p[0] for p in pts], [p[1] for p in pts]))
         last = rows[-1]
         train_rows = [r for r in rows if isinstance(r.get("tokens_per_s"), (int, float))]
         mean_tps = sum(r["tokens_per_s"] for r in train_rows) / len(train_rows) if train_rows else None
@@ -381,7 +394,7 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
         fig, ax = plt.subplots(figsize=(7, 3.6))
         for key in keys:
             for name, xs, ys in series[key]:
-                label = f"{key.removeprefix('val:')} ({name})" if len(keys) > 1 else name
+                label = f"{key.split(':', 1)[-1]} ({name})" if len(keys) > 1 else name
                 ax.plot(xs, ys, label=label, linewidth=1.3)
         for b in boundaries[:-1]:
             ax.axvline(b, color="gray", linestyle=":", linewidth=1)
@@ -402,6 +415,9 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
     val_keys = sorted(k for k in series if k.startswith("val:"))
     if val_keys:
         plot(val_keys, "validation loss per domain", "loss", "val_loss.png")
+    share_keys = sorted(k for k in series if k.startswith("share:"))
+    if share_keys:
+        plot(share_keys, "mixture share per source (the stage-2 STEM ramp)", "share of tokens", "mixture.png")
     if series.get("lr"):
         plot(["lr"], "learning rate", "lr", "lr.png")
     if series.get("tokens_per_s"):

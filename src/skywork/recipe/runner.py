@@ -177,9 +177,15 @@ def _check_inputs(stage: Stage, kind: StageKind, run_dir: Path, path: Path) -> N
         if isinstance(value, dict):
             value = list(value.values())
         values = value if isinstance(value, (list, tuple)) else [value]
+        flat = []
+        for item in values:  # a dict of lists (tokenize sources) flattens into its paths
+            flat.extend(item if isinstance(item, (list, tuple)) else [item])
+        values = flat
         for i, item in enumerate(values):
             if item is None or item == "":
                 continue
+            if dataclasses.is_dataclass(item):
+                item = to_dict(item)
             if isinstance(item, dict):  # e.g. {"path": ..., "weight": ...} mixture entries
                 item = item.get("path") or item.get("file") or item.get("files")
                 if not isinstance(item, str):
@@ -279,6 +285,13 @@ def load_recipe(path: str | Path, kinds: dict[str, StageKind], run_dir: str | Pa
             stages.append(stage)
             continue
         stage.config = from_dict(config_cls, raw, source=str(path), prefix=f"{where}.config")
+        if callable(getattr(stage.config, "validate", None)):  # the capability's own cross-field checks
+            try:
+                stage.config.validate()
+            except InputError as err:
+                field_name = f"{where}.config.{err.field}" if err.field else f"{where}.config"
+                message = str(err).split(": ", 1)[-1] if err.field or err.path else str(err)
+                raise InputError(message, path, field=field_name) from None
         _check_inputs(stage, kind, run_dir, path)
         stages.append(stage)
     return Recipe(

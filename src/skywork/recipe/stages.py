@@ -25,6 +25,7 @@ CAPABILITIES = {
     "skywork.data.pipeline": "the data pipeline (issue 5)",
     "skywork.tokenizer.train": "the tokenizer trainer (issue 4)",
     "skywork.train.config": "the pretraining engine (issue 6)",
+    "skywork.train.shards": "the pretraining engine (issue 6)",
     "skywork.train.pretrain": "the pretraining engine (issue 6)",
     "skywork.eval.loss": "the evaluation suite (issue 7)",
     "skywork.eval.leakage": "the evaluation suite (issue 7)",
@@ -94,6 +95,39 @@ def _run_tokenizer(config: Any, ctx: StageContext) -> dict:
     return {"report": report}
 
 
+# ------------------------------------------------------------------------------------------- tokenize
+
+
+@dataclass
+class TokenizeConfig:
+    """Token streams for pretraining: one packed stream per source (``skywork data tokenize``)."""
+
+    tokenizer: str = field(help="Tokenizer directory (the tokenizer stage: ${tokenizer}).")
+    sources: dict[str, list[str]] = field(
+        help="Stream name -> JSONL files, directories (a data stage's kept/) or globs; each becomes RUN_DIR/<stage>/<name>/."
+    )
+    text_field: str = field("text", help="JSON field holding the document text.")
+    min_tokens: int = field(1, help="Drop (and count) documents with fewer tokens than this.")
+
+
+def _tokenize_config() -> type:
+    capability("skywork.train.shards", "tokenize_to_shards")  # unavailable until the pretraining engine lands
+    return TokenizeConfig
+
+
+def _run_tokenize(config: TokenizeConfig, ctx: StageContext) -> dict:
+    tokenize_to_shards = capability("skywork.train.shards", "tokenize_to_shards")
+    summary = tokenize_to_shards(
+        dict(config.sources),
+        config.tokenizer,
+        ctx.stage_dir,
+        text_field=config.text_field,
+        min_tokens=config.min_tokens,
+        progress=True,
+    )
+    return {"summary": summary}
+
+
 # ------------------------------------------------------------------------------------------- pretrain
 
 
@@ -147,14 +181,9 @@ def _evaluate_config() -> type:
 def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
     from skywork import tokenizer as tok
     from skywork.model import load_model
-    from skywork.utils.io import read_jsonl
 
     evaluate_loss = capability("skywork.eval.loss", "evaluate_loss")
     leakage_test = capability("skywork.eval.leakage", "leakage_test") if config.leakage else None
-
-    def texts(path: str) -> list[str]:
-        rows = [row["text"] for row in read_jsonl(path, required=("text",))]
-        return rows[: config.max_docs] if config.max_docs else rows
 
     results: dict[str, Any] = {}
     for label, model_dir in config.models.items():
@@ -166,19 +195,21 @@ def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
             entry["domain_loss"] = evaluate_loss(
                 model,
                 tokenizer,
-                dict(config.domains.items()),
+                list(config.domains.values()),
                 max_chars=config.max_chars,
                 batch_size=config.batch_size,
+                max_samples=config.max_docs,
             )
         if config.leakage and leakage_test:
             entry["leakage"] = leakage_test(
                 model,
                 tokenizer,
-                texts(config.leakage.train),
-                texts(config.leakage.test),
-                texts(config.leakage.ref),
+                config.leakage.train,
+                config.leakage.test,
+                config.leakage.ref,
                 max_chars=config.max_chars,
                 batch_size=config.batch_size,
+                max_samples=config.max_docs,
             )
         results[label] = entry
         del model
@@ -232,12 +263,19 @@ KINDS: dict[str, StageKind] = {
         input_fields=("inputs",),
         help="Train the bilingual SentencePiece BPE: skywork.tokenizer.train.train_tokenizer.",
     ),
+    "tokenize": StageKind(
+        "tokenize",
+        _tokenize_config,
+        _run_tokenize,
+        input_fields=("tokenizer", "sources"),
+        help="Packed token streams per source for pretraining: skywork.train.shards.tokenize_to_shards.",
+    ),
     "pretrain": StageKind(
         "pretrain",
         _pretrain_config,
         _run_pretrain,
         output_field="out_dir",
-        input_fields=("tokenizer_dir", "init_from"),
+        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
         help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
     ),
     "evaluate": StageKind(
