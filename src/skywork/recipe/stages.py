@@ -1,0 +1,300 @@
+"""Stage adapters: each stage kind of a recipe calls one capability's public function.
+
+The runner owns ordering, validation, resume and logs; the capabilities own the work (data cleaning in
+``skywork.data``, tokenizer training in ``skywork.tokenizer.train``, pretraining in ``skywork.train``, evaluators
+in ``skywork.eval``). An adapter only maps the recipe's directories onto the capability's arguments and returns a
+small JSON-able result for the report. A capability that is not installed makes its stage kind *unavailable*:
+the recipe still validates the other stages and runs everything before it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
+from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
+from skywork.utils.config import field
+from skywork.utils.io import atomic_write_json
+
+CAPABILITIES = {
+    "skywork.data.pipeline": "the data pipeline (issue 5)",
+    "skywork.tokenizer.train": "the tokenizer trainer (issue 4)",
+    "skywork.train.config": "the pretraining engine (issue 6)",
+    "skywork.train.shards": "the pretraining engine (issue 6)",
+    "skywork.train.pretrain": "the pretraining engine (issue 6)",
+    "skywork.eval.loss": "the evaluation suite (issue 7)",
+    "skywork.eval.leakage": "the evaluation suite (issue 7)",
+}
+
+
+def capability(module: str, name: str) -> Any:
+    """``module.name`` from a capability package, or :class:`StageUnavailable` saying which one is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            what = CAPABILITIES.get(module, module)
+            raise StageUnavailable(f"{module} is not in this installation ({what} has not landed)") from None
+        raise
+    if not hasattr(mod, name):
+        raise StageUnavailable(f"{module} has no {name} (the contract of {CAPABILITIES.get(module, module)})")
+    return getattr(mod, name)
+
+
+# --------------------------------------------------------------------------------------------- corpus
+
+
+def _run_corpus(config: DemoCorpusConfig, ctx: StageContext) -> dict:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=ctx.console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("generating demo corpus", total=int(config.size_mb * 1e6))
+        manifest = generate_corpus(
+            config, ctx.stage_dir, progress=lambda done, total: bar.update(task, completed=done)
+        )
+    ctx.log.info("corpus files: %s", json.dumps(manifest["files"]))
+    return {"files": manifest["files"], "defects": manifest["defects"], "valid": manifest["valid"]}
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def _data_config():
+    return capability("skywork.data.pipeline", "PipelineConfig")
+
+
+def _run_data(config: Any, ctx: StageContext) -> dict:
+    run_pipeline = capability("skywork.data.pipeline", "run_pipeline")
+    workers = min(2, os.cpu_count() or 1)
+    summary = run_pipeline(config, executor="local", workers=workers)
+    return {"summary": summary}
+
+
+# ------------------------------------------------------------------------------------------ tokenizer
+
+
+def _tokenizer_config():
+    return capability("skywork.tokenizer.train", "TokenizerTrainConfig")
+
+
+def _run_tokenizer(config: Any, ctx: StageContext) -> dict:
+    train_tokenizer = capability("skywork.tokenizer.train", "train_tokenizer")
+    report = train_tokenizer(config, ctx.stage_dir)
+    return {"report": report}
+
+
+# ------------------------------------------------------------------------------------------- tokenize
+
+
+@dataclass
+class TokenizeConfig:
+    """Token streams for pretraining: one packed stream per source (``skywork data tokenize``)."""
+
+    tokenizer: str = field(help="Tokenizer directory (the tokenizer stage: ${tokenizer}).")
+    sources: dict[str, list[str]] = field(
+        help="Stream name -> JSONL files, directories (a data stage's kept/) or globs; each becomes RUN_DIR/<stage>/<name>/."
+    )
+    text_field: str = field("text", help="JSON field holding the document text.")
+    min_tokens: int = field(1, help="Drop (and count) documents with fewer tokens than this.")
+
+
+def _tokenize_config() -> type:
+    capability("skywork.train.shards", "tokenize_to_shards")  # unavailable until the pretraining engine lands
+    return TokenizeConfig
+
+
+def _run_tokenize(config: TokenizeConfig, ctx: StageContext) -> dict:
+    tokenize_to_shards = capability("skywork.train.shards", "tokenize_to_shards")
+    summary = tokenize_to_shards(
+        dict(config.sources),
+        config.tokenizer,
+        ctx.stage_dir,
+        text_field=config.text_field,
+        min_tokens=config.min_tokens,
+        progress=True,
+    )
+    return {"summary": summary}
+
+
+# ------------------------------------------------------------------------------------------- pretrain
+
+
+def _pretrain_config():
+    return capability("skywork.train.config", "PretrainConfig")
+
+
+def _run_pretrain(config: Any, ctx: StageContext) -> dict:
+    run_pretraining = capability("skywork.train.pretrain", "run_pretraining")
+    summary = run_pretraining(config, resume="auto")
+    return {"summary": summary}
+
+
+# ------------------------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class LeakageFiles:
+    """The three STEM splits of the leakage test (report Table 8)."""
+
+    train: str = field(help="Problems the model was trained on (L_train).")
+    test: str = field(help="Held-out problems of the same kind (L_test).")
+    ref: str = field(help="Reference problems written independently (L_ref).")
+
+
+@dataclass
+class EvaluateConfig:
+    """Domain loss / perplexity (report Table 6) and the leakage test (Table 8) for one or more models."""
+
+    models: dict[str, str] = field(
+        help="Label -> model directory (HF layout with tokenizer files), e.g. stage-1, stage-2."
+    )
+    domains: dict[str, str] = field(
+        default_factory=dict, help="Domain name -> JSONL file with a 'text' field (held-out validation sets)."
+    )
+    leakage: LeakageFiles | None = field(None, help="Train / test / reference splits for the leakage test.")
+    tokenizer_dir: str | None = field(None, help="Tokenizer directory (default: each model directory).")
+    max_chars: int = field(
+        1365, help="Each text is cut to its first N characters (the official eval_loss rule)."
+    )
+    max_docs: int | None = field(None, help="Use at most N documents per file (None: all).")
+    batch_size: int = field(8, help="Texts per forward pass.")
+    dtype: str = field("fp32", help="Model weights dtype: fp32, bf16 or fp16.")
+
+
+def _evaluate_config() -> type:
+    capability("skywork.eval.loss", "evaluate_loss")  # unavailable until the evaluation suite is installed
+    return EvaluateConfig
+
+
+def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
+    from skywork import tokenizer as tok
+    from skywork.model import load_model
+
+    evaluate_loss = capability("skywork.eval.loss", "evaluate_loss")
+    leakage_test = capability("skywork.eval.leakage", "leakage_test") if config.leakage else None
+
+    results: dict[str, Any] = {}
+    for label, model_dir in config.models.items():
+        ctx.console.print(f"evaluating {label}: {model_dir}")
+        model = load_model(model_dir, dtype=config.dtype)
+        tokenizer = tok.load(config.tokenizer_dir or model_dir)
+        entry: dict[str, Any] = {"model_dir": model_dir}
+        if config.domains:
+            entry["domain_loss"] = evaluate_loss(
+                model,
+                tokenizer,
+                list(config.domains.values()),
+                max_chars=config.max_chars,
+                batch_size=config.batch_size,
+                max_samples=config.max_docs,
+            )
+        if config.leakage and leakage_test:
+            entry["leakage"] = leakage_test(
+                model,
+                tokenizer,
+                config.leakage.train,
+                config.leakage.test,
+                config.leakage.ref,
+                max_chars=config.max_chars,
+                batch_size=config.batch_size,
+                max_samples=config.max_docs,
+            )
+        results[label] = entry
+        del model
+    atomic_write_json(ctx.stage_dir / "results.json", results)
+    return {"results": results}
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class ReportConfig:
+    """The run report: RUN_DIR/report.html and RUN_DIR/report.md, plots under RUN_DIR/<report stage>/."""
+
+    title: str = field("Skywork recipe report", help="Title of the report.")
+    defect_labels: str | None = field(
+        None,
+        help="labels.jsonl of planted defects ({id, defect}); the report shows how many the cleaning caught.",
+    )
+
+
+def _run_report(config: ReportConfig, ctx: StageContext) -> dict:
+    from skywork.recipe.report import build_report
+
+    return build_report(config, ctx)
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+KINDS: dict[str, StageKind] = {
+    "demo_corpus": StageKind(
+        "demo_corpus",
+        lambda: DemoCorpusConfig,
+        _run_corpus,
+        input_fields=("stdlib_dir",),
+        help="Generate the embedded bilingual demo corpus with planted defects (no downloads).",
+    ),
+    "data": StageKind(
+        "data",
+        _data_config,
+        _run_data,
+        output_field="output_dir",
+        input_fields=("inputs",),
+        help="SkyPile-style cleaning: skywork.data.pipeline.run_pipeline.",
+    ),
+    "tokenizer": StageKind(
+        "tokenizer",
+        _tokenizer_config,
+        _run_tokenizer,
+        input_fields=("inputs",),
+        help="Train the bilingual SentencePiece BPE: skywork.tokenizer.train.train_tokenizer.",
+    ),
+    "tokenize": StageKind(
+        "tokenize",
+        _tokenize_config,
+        _run_tokenize,
+        input_fields=("tokenizer", "sources"),
+        help="Packed token streams per source for pretraining: skywork.train.shards.tokenize_to_shards.",
+    ),
+    "pretrain": StageKind(
+        "pretrain",
+        _pretrain_config,
+        _run_pretrain,
+        output_field="out_dir",
+        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
+        help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
+    ),
+    "evaluate": StageKind(
+        "evaluate",
+        _evaluate_config,
+        _run_evaluate,
+        input_fields=("models", "domains", "leakage", "tokenizer_dir"),
+        help="Domain loss / perplexity and the leakage test: skywork.eval.loss and skywork.eval.leakage.",
+    ),
+    "report": StageKind(
+        "report",
+        lambda: ReportConfig,
+        _run_report,
+        input_fields=("defect_labels",),
+        help="Write RUN_DIR/report.html and report.md with plots and tables.",
+        reads_all=True,
+    ),
+}
+
+
+def report_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "report.html"
