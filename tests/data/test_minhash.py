@@ -1,0 +1,73 @@
+"""The vectorised MinHash against datasketch: identical signatures in sha1 mode, identical clusters."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from skywork.data.minhash import MinHasher, lsh_clusters, optimal_bands, shingles
+
+
+def _near_duplicate_set(shared_data, n_docs: int = 60) -> list[str]:
+    from tests.data.conftest import chinese_docs, english_docs
+
+    rng = random.Random(7)
+    base = english_docs(shared_data, n_docs // 2) + chinese_docs(shared_data, n_docs // 2)
+    docs = list(base)
+    for text in base[::4]:  # near-duplicates: a few words / characters changed at the end
+        docs.append(text[: int(len(text) * 0.97)] + " edited tail")
+    rng.shuffle(docs)
+    return docs
+
+
+def datasketch_clusters(docs: list[str], threshold: float, num_perm: int) -> np.ndarray:
+    """The peer: datasketch MinHash + MinHashLSH, union of every query hit (connected components)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    parent = list(range(len(docs)))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i, text in enumerate(docs):
+        m = MinHash(num_perm=num_perm)
+        m.update_batch(shingles(text))
+        for j in lsh.query(m):
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        lsh.insert(i, m)
+    return np.array([find(i) for i in range(len(docs))])
+
+
+@pytest.mark.shared
+def test_sha1_mode_signatures_are_bit_identical_to_datasketch(shared_data):
+    docs = _near_duplicate_set(shared_data, 20)
+    ours = MinHasher(num_perm=64, hash="sha1").signatures(docs)
+    for text, signature in zip(docs, ours, strict=True):
+        m = MinHash(num_perm=64)
+        m.update_batch(shingles(text))
+        assert np.array_equal(signature, m.hashvalues)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("hash_kind", ["sha1", "fast"])
+def test_clusters_equal_datasketch(shared_data, hash_kind):
+    docs = _near_duplicate_set(shared_data)
+    bands, rows = optimal_bands(0.8, 128)
+    ours = lsh_clusters(MinHasher(num_perm=128, hash=hash_kind).signatures(docs), bands, rows)
+    peer = datasketch_clusters(docs, 0.8, 128)
+    assert np.array_equal(ours, peer)
+    assert (ours != np.arange(len(docs))).sum() >= 10  # the planted near-duplicates were found
+
+
+def test_long_and_short_texts():
+    hasher = MinHasher(num_perm=16)
+    signatures = hasher.signatures(["", "a", "短", "word " * 200_000])
+    assert signatures.shape == (4, 16)
+    # identical texts give identical signatures, a long text is processed in chunks
+    assert np.array_equal(hasher.signatures(["word " * 200_000])[0], signatures[3])
