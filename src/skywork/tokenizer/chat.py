@@ -40,7 +40,8 @@ def ensure_chat_markers(tokenizer) -> list[int]:
 
 
 def _encode_no_bos(tokenizer, text: str) -> list[int]:
-    ids = tokenizer.encode(text)
+    # The construction asks for the markers as special tokens, also where the directory sets split_special_tokens.
+    ids = tokenizer.encode(text, split_special_tokens=False)
     return ids[1:] if ids and ids[0] == tokenizer.bos_token_id else ids
 
 

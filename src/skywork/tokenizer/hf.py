@@ -4,16 +4,28 @@
 ids are identical to raw ``sentencepiece`` and ``decode(encode(x)) == x``. transformers 5's generic conversion
 of a SentencePiece BPE into a ``tokenizers`` BPE does *not* reproduce SentencePiece's merge order (measured:
 different ids on plain English), so the exact class is the default. ``SkyworkTokenizerFast`` is the
-``tokenizers``-backed LLaMA class, registered under our name so a ``tokenizer.json`` proven identical can use it.
+``tokenizers``-backed class that loads ``tokenizer.json`` as written (no rebuilt pipeline); the trainer
+(:mod:`skywork.tokenizer.export`) names it only when that file's ids were verified identical to SentencePiece.
+
+Both apply the chat template with special tokens recognised even when the directory sets
+``split_special_tokens`` (ours do, so that text containing ``</s>`` or ``[USER]`` encodes as text).
 """
 
 from __future__ import annotations
 
-from transformers import LlamaTokenizer
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 
-class SkyworkTokenizer(SentencePieceBackend):
+class _ChatTemplateSpecialTokens:
+    """The rendered chat template contains the markers on purpose: tokenize it with special tokens recognised."""
+
+    def apply_chat_template(self, conversation, *args, tokenizer_kwargs: dict | None = None, **kwargs):
+        tokenizer_kwargs = {"split_special_tokens": False, **(tokenizer_kwargs or {})}
+        return super().apply_chat_template(conversation, *args, tokenizer_kwargs=tokenizer_kwargs, **kwargs)
+
+
+class SkyworkTokenizer(_ChatTemplateSpecialTokens, SentencePieceBackend):
     """LLaMA-style SentencePiece tokenizer: ``<unk>``=0, ``<s>``=1, ``</s>``=2, BOS added, EOS not."""
 
     vocab_files_names = {"vocab_file": "tokenizer.model"}
@@ -93,5 +105,32 @@ class SkyworkTokenizer(SentencePieceBackend):
         return "".join(pieces)
 
 
-class SkyworkTokenizerFast(LlamaTokenizer):
-    """``tokenizers``-backed variant (``tokenizer.json``); use only when its ids are verified identical."""
+class SkyworkTokenizerFast(_ChatTemplateSpecialTokens, TokenizersBackend):
+    """``tokenizers``-backed variant (``tokenizer.json`` as written); use only when its ids are verified identical."""
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json", "vocab_file": "tokenizer.model"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, **kwargs) -> str:
+        """Decode the runs between added tokens separately, as SentencePiece does (each run drops its ``▁``)."""
+        if isinstance(token_ids, int):
+            token_ids = [token_ids]
+        if isinstance(token_ids, dict):
+            token_ids = token_ids["input_ids"]
+        added = self._tokenizer.get_added_tokens_decoder()
+        pieces: list[str] = []
+        run: list[int] = []
+        for tid in token_ids:
+            tid = int(tid)
+            token = added.get(tid)
+            if token is None:
+                run.append(tid)
+                continue
+            if run:
+                pieces.append(self._tokenizer.decode(run, skip_special_tokens=False))
+                run = []
+            if not (skip_special_tokens and token.special):
+                pieces.append(token.content)
+        if run:
+            pieces.append(self._tokenizer.decode(run, skip_special_tokens=False))
+        return "".join(pieces)

@@ -1,0 +1,475 @@
+"""Train the Skywork bilingual vocabulary: Latin/code BPE + Chinese characters + Chinese words + reserved tokens.
+
+Skywork-13B's tokenizer (report section 3.3, Table 2) is one SentencePiece BPE of 65,536 entries: 32,000 Latin
+subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No trainer was published; this one:
+
+1. reads the corpus and sends every line with a CJK ideograph to the Chinese side, every other line to the Latin side
+   (lines longer than ``max_sentence_length`` bytes are split and counted, never dropped);
+2. trains a SentencePiece BPE of ``reserved + latin_size`` pieces on the Latin side (byte fallback, split digits,
+   identity normalisation; ``<unk>``, ``<s>``, ``</s>`` and the other reserved tokens as control symbols, which
+   encoding text never produces);
+3. appends the most frequent characters of the Chinese side that the Latin part lacks (CJK ideographs and the
+   full-width punctuation Chinese text uses);
+4. appends frequent multi-character Chinese words from jieba segmentation, then jieba's own dictionary when the
+   corpus is too small. SentencePiece BPE only produces a multi-character piece by merging two existing pieces,
+   so a word is only added when such a split exists, and after building the model every word is encoded on its
+   own: words that do not come out as one piece are replaced by the next candidates until all do.
+
+The result is written with the HF files (see :func:`write_tokenizer_dir`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+
+from skywork.tokenizer.corpus import expand_inputs, has_cjk, is_cjk_ideograph, iter_lines, split_long_line
+from skywork.utils.config import field
+from skywork.utils.io import InputError, atomic_dir, atomic_write_json
+
+NORMAL = sp_pb2.ModelProto.SentencePiece.NORMAL
+CHAT_RESERVED = ("[USER]", "[BOT]", "[SEP]")
+PAD_TOKEN = "<pad>"
+
+
+@dataclass
+class TokenizerTrainConfig:
+    """The composition and corpus of a Skywork-recipe tokenizer (defaults: the full 65,536-entry recipe)."""
+
+    inputs: list[str] = field(
+        default_factory=list,
+        help="Corpus: .txt/.md files (one text per file), .jsonl/.jsonl.gz (text_field), dirs, globs.",
+    )
+    text_field: str = field("text", help="Field holding the text in JSONL inputs.")
+    latin_size: int = field(
+        32000, help="Latin/code BPE pieces (incl. the 256 byte-fallback pieces and characters)."
+    )
+    chinese_chars: int = field(8000, help="Single Chinese characters (most frequent in the corpus first).")
+    chinese_words: int = field(25519, help="Multi-character Chinese words from jieba segmentation.")
+    reserved: int = field(
+        17,
+        help="Reserved tokens: <unk>, <s>, </s>, [USER], [BOT], [SEP], <pad>, then <reserved_N> slots (>= 7).",
+    )
+    min_word_count: int = field(2, help="A corpus word must occur at least this often to be a candidate.")
+    max_word_length: int = field(6, help="Longest Chinese word (characters) considered.")
+    dictionary_fill: bool = field(
+        True,
+        help="Fill missing characters/words from jieba's own dictionary frequencies when the corpus is small.",
+    )
+    jieba_hmm: bool = field(False, help="Let jieba's HMM propose words not in its dictionary (slower).")
+    max_latin_sentences: int = field(
+        2_000_000,
+        help="At most this many Latin lines are sampled for BPE training (SentencePiece input_sentence_size).",
+    )
+    max_chinese_chars: int = field(
+        50_000_000,
+        help="At most this many characters of Chinese lines are counted and segmented (first come).",
+    )
+    max_sentence_length: int = field(
+        8192, help="Longest training line in UTF-8 bytes; longer lines are split (and counted), not skipped."
+    )
+    character_coverage: float = field(0.9995, help="Share of Latin-side characters that get their own piece.")
+    num_threads: int = field(2, help="SentencePiece training threads.")
+    seed: int = field(0, help="Seed of SentencePiece's sentence sampling.")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.latin_size + self.chinese_chars + self.chinese_words + self.reserved
+
+    def reserved_tokens(self) -> list[str]:
+        """All reserved pieces in id order: ``<unk>``=0, ``<s>``=1, ``</s>``=2, then chat markers, pad, slots."""
+        head = ["<unk>", "<s>", "</s>", *CHAT_RESERVED, PAD_TOKEN]
+        return head + [f"<reserved_{i}>" for i in range(self.reserved - len(head))]
+
+    def validate(self) -> None:
+        if self.reserved < 7:
+            raise InputError(
+                "need at least 7 (<unk>, <s>, </s>, [USER], [BOT], [SEP], <pad>)", field="reserved"
+            )
+        if self.latin_size < 300:
+            raise InputError("must exceed the 256 byte pieces plus the alphabet (>= 300)", field="latin_size")
+        for name in ("chinese_chars", "chinese_words"):
+            if getattr(self, name) < 0:
+                raise InputError("must be >= 0", field=name)
+        if self.chinese_words and not self.chinese_chars:
+            raise InputError(
+                "Chinese words need Chinese characters (chinese_chars > 0)", field="chinese_words"
+            )
+        if not self.inputs:
+            raise InputError("no corpus given", field="inputs")
+
+
+def load_train_config(path: str | Path) -> TokenizerTrainConfig:
+    from skywork.utils.config import load_config
+
+    return load_config(TokenizerTrainConfig, path)
+
+
+# ----------------------------------------------------------------------------------------------- corpus pass
+@dataclass
+class CorpusStats:
+    latin_lines: int = 0
+    latin_chars: int = 0
+    chinese_lines: int = 0
+    chinese_chars_read: int = 0
+    chinese_chars_segmented: int = 0
+    long_lines_split: int = 0
+
+
+def _collect(config: TokenizerTrainConfig, latin_file: Path) -> tuple[list[str], CorpusStats]:
+    """Write the Latin lines to ``latin_file`` (long ones split) and return the Chinese lines."""
+    stats = CorpusStats()
+    chinese: list[str] = []
+    files = expand_inputs(config.inputs)
+    with latin_file.open("w", encoding="utf-8") as out:
+        for line in iter_lines(files, config.text_field):
+            if has_cjk(line):
+                stats.chinese_lines += 1
+                stats.chinese_chars_read += len(line)
+                chinese.append(line)
+                continue
+            pieces = split_long_line(line, config.max_sentence_length)
+            if len(pieces) > 1:
+                stats.long_lines_split += 1
+            for piece in pieces:
+                out.write(piece + "\n")
+            stats.latin_lines += len(pieces)
+            stats.latin_chars += len(line)
+    return chinese, stats
+
+
+def _even_sample(lines: list[str], max_chars: int) -> list[str]:
+    """Evenly spaced lines totalling about ``max_chars`` (all of them when they fit)."""
+    total = sum(len(line) for line in lines)
+    if total <= max_chars:
+        return lines
+    return lines[:: math.ceil(total / max_chars)]
+
+
+# ------------------------------------------------------------------------------------------- latin BPE
+def _sentencepiece_args(config: TokenizerTrainConfig, vocab_size: int) -> dict:
+    """The LLaMA recipe with identity normalisation (lossless) and our reserved tokens as control symbols."""
+    return dict(
+        model_type="bpe",
+        vocab_size=vocab_size,
+        byte_fallback=True,
+        split_digits=True,
+        normalization_rule_name="identity",
+        add_dummy_prefix=True,
+        remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True,
+        character_coverage=config.character_coverage,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        control_symbols=config.reserved_tokens()[3:],
+        input_sentence_size=config.max_latin_sentences,
+        shuffle_input_sentence=True,
+        max_sentence_length=config.max_sentence_length,
+        num_threads=config.num_threads,
+        minloglevel=2,
+    )
+
+
+def train_sentencepiece_bpe(
+    corpus_file: Path, config: TokenizerTrainConfig, vocab_size: int
+) -> sp_pb2.ModelProto:
+    """Train a SentencePiece BPE of exactly ``vocab_size`` pieces on ``corpus_file``."""
+    spm.set_random_generator_seed(config.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = Path(tmp) / "bpe"
+        try:
+            spm.SentencePieceTrainer.train(
+                input=str(corpus_file), model_prefix=str(prefix), **_sentencepiece_args(config, vocab_size)
+            )
+        except RuntimeError as err:
+            raise InputError(
+                f"SentencePiece could not train {vocab_size} pieces: {err}", field="latin_size"
+            ) from None
+        proto = sp_pb2.ModelProto()
+        proto.ParseFromString((prefix.with_suffix(".model")).read_bytes())
+    if len(proto.pieces) != vocab_size:
+        raise InputError(
+            f"corpus too small: SentencePiece produced {len(proto.pieces)} pieces, {vocab_size} asked",
+            field="latin_size",
+        )
+    return proto
+
+
+# ------------------------------------------------------------------------------------- Chinese candidates
+def _jieba_dictionary() -> list[tuple[str, int]]:
+    """(word, frequency) of jieba's bundled dictionary."""
+    import jieba
+
+    path = Path(jieba.__file__).parent / "dict.txt"
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(" ")
+        if len(parts) >= 2 and parts[1].isdigit():
+            entries.append((parts[0], int(parts[1])))
+    return entries
+
+
+def _is_chinese_side_char(ch: str) -> bool:
+    """Characters the Chinese part may hold: ideographs and non-ASCII, non-space symbols (full-width punctuation)."""
+    return ord(ch) > 0x7F and not ch.isspace()
+
+
+def select_chinese_chars(
+    lines: list[str], count: int, existing: set[str], dictionary_fill: bool
+) -> tuple[list[str], dict]:
+    """The ``count`` most frequent Chinese-side characters not yet in the vocabulary."""
+    counts = Counter(ch for line in lines for ch in line if _is_chinese_side_char(ch))
+    ranked = [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if ch not in existing]
+    chosen = ranked[:count]
+    from_dictionary = 0
+    if len(chosen) < count and dictionary_fill:
+        weights: Counter = Counter()
+        for word, freq in _jieba_dictionary():
+            for ch in word:
+                if is_cjk_ideograph(ch):
+                    weights[ch] += freq
+        have = set(chosen) | existing
+        extra = [ch for ch, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])) if ch not in have]
+        from_dictionary = min(len(extra), count - len(chosen))
+        chosen += extra[:from_dictionary]
+    if len(chosen) < count:
+        raise InputError(
+            f"only {len(chosen)} distinct Chinese characters available, {count} asked"
+            + ("" if dictionary_fill else " (dictionary_fill is off)"),
+            field="chinese_chars",
+        )
+    total = sum(counts.values())
+    covered = sum(counts[ch] for ch in set(chosen) | existing if ch in counts)
+    return chosen, {
+        "from_corpus": len(chosen) - from_dictionary,
+        "from_dictionary": from_dictionary,
+        "distinct_in_corpus": len(counts),
+        "corpus_coverage": covered / total if total else 0.0,
+    }
+
+
+def count_corpus_words(lines: list[str], max_len: int, hmm: bool) -> Counter:
+    """Multi-character, all-ideograph words of jieba's segmentation of ``lines``."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    counts: Counter = Counter()
+    for line in lines:
+        for word in jieba.cut(line, HMM=hmm):
+            if 2 <= len(word) <= max_len and all(is_cjk_ideograph(ch) for ch in word):
+                counts[word] += 1
+    return counts
+
+
+def _reachable(word: str, pieces: set[str]) -> bool:
+    """BPE can only build ``word`` by merging two existing pieces."""
+    return any(word[:cut] in pieces and word[cut:] in pieces for cut in range(1, len(word)))
+
+
+def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
+    out = []
+    for word, pieces in zip(words, sp.encode(words, out_type=str), strict=True):
+        pieces = [p for p in pieces if p != "▁"]
+        out.append(pieces == [word])
+    return out
+
+
+# -------------------------------------------------------------------------------------------- assembly
+def _append_pieces(base: sp_pb2.ModelProto, pieces: list[str], first_score: float) -> sp_pb2.ModelProto:
+    proto = sp_pb2.ModelProto()
+    proto.CopyFrom(base)
+    for rank, piece in enumerate(pieces):
+        entry = proto.pieces.add()
+        entry.piece = piece
+        entry.score = first_score - rank
+        entry.type = NORMAL
+    proto.trainer_spec.vocab_size = len(proto.pieces)
+    return proto
+
+
+def _processor(proto: sp_pb2.ModelProto) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+
+
+def select_chinese_words(
+    base: sp_pb2.ModelProto,
+    corpus_counts: Counter,
+    count: int,
+    config: TokenizerTrainConfig,
+    max_rounds: int = 8,
+) -> tuple[list[str], dict]:
+    """Pick ``count`` words, each reachable by a BPE merge and verified to encode as a single piece."""
+    existing = {p.piece for p in base.pieces}
+    ranked = [
+        w
+        for w, c in sorted(corpus_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if c >= config.min_word_count
+    ]
+    n_corpus_candidates = len(ranked)
+    if config.dictionary_fill:
+        in_corpus = set(ranked)
+        ranked += [
+            w
+            for w, _ in sorted(_jieba_dictionary(), key=lambda kv: (-kv[1], kv[0]))
+            if 2 <= len(w) <= config.max_word_length
+            and w not in in_corpus
+            and all(is_cjk_ideograph(ch) for ch in w)
+        ]
+    source = {w: ("corpus" if i < n_corpus_candidates else "dictionary") for i, w in enumerate(ranked)}
+    candidates = [w for w in ranked if w not in existing and all(ch in existing for ch in w)]
+
+    chosen: list[str] = []
+    pieces = set(existing)
+    dropped: set[str] = set()
+    next_index = 0
+    rounds = 0
+    first_score = min(p.score for p in base.pieces) - 1
+    while True:
+        rounds += 1
+        while len(chosen) < count and next_index < len(candidates):
+            word = candidates[next_index]
+            next_index += 1
+            if word not in dropped and _reachable(word, pieces):
+                chosen.append(word)
+                pieces.add(word)
+        sp = _processor(_append_pieces(base, chosen, first_score))
+        ok = _encodes_as_itself(sp, chosen)
+        failed = [w for w, good in zip(chosen, ok, strict=True) if not good]
+        if not failed or rounds >= max_rounds or next_index >= len(candidates):
+            break
+        dropped.update(failed)
+        chosen = [w for w, good in zip(chosen, ok, strict=True) if good]
+        pieces = existing | set(chosen)
+    if len(chosen) < count:
+        raise InputError(
+            f"only {len(chosen)} usable Chinese words found, {count} asked"
+            + ("" if config.dictionary_fill else " (dictionary_fill is off)"),
+            field="chinese_words",
+        )
+    return chosen, {
+        "from_corpus": sum(source[w] == "corpus" for w in chosen),
+        "from_dictionary": sum(source[w] == "dictionary" for w in chosen),
+        "corpus_candidates": n_corpus_candidates,
+        "replaced_not_produced": len(dropped),
+        "not_produced_alone": len(failed),
+        "rounds": rounds,
+    }
+
+
+def _pieces_used_share(
+    sp: spm.SentencePieceProcessor, lines: list[str], words: list[str], sample: int = 20000
+) -> float:
+    """Share of the added words that appear at least once when encoding (a sample of) the Chinese lines."""
+    if not words:
+        return 0.0
+    ids = {sp.piece_to_id(w) for w in words}
+    seen: set[int] = set()
+    for encoded in sp.encode(lines[:sample]):
+        seen.update(i for i in encoded if i in ids)
+    return len(seen) / len(ids)
+
+
+# -------------------------------------------------------------------------------------------- main entry
+def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.ModelProto, dict, list[str]]:
+    """Train and assemble the SentencePiece model; returns it, the training report and sample lines."""
+    config.validate()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        latin_file = Path(tmp) / "latin.txt"
+        chinese_lines, stats = _collect(config, latin_file)
+        timings["read_corpus_s"] = time.perf_counter() - start
+        if stats.latin_lines == 0 and stats.chinese_lines == 0:
+            raise InputError(
+                "the corpus is empty (no non-blank line)", ", ".join(config.inputs), field="inputs"
+            )
+        if stats.latin_lines == 0:
+            raise InputError("the corpus has no non-Chinese text to train the Latin BPE on", field="inputs")
+        if (config.chinese_chars or config.chinese_words) and not chinese_lines:
+            raise InputError(
+                f"the config asks for {config.chinese_chars} Chinese characters and {config.chinese_words} "
+                "Chinese words but the corpus has no Chinese text",
+                ", ".join(config.inputs),
+                field="chinese_words" if config.chinese_words else "chinese_chars",
+            )
+        progress(f"corpus: {stats.latin_lines:,} Latin/code lines, {stats.chinese_lines:,} Chinese lines")
+        t0 = time.perf_counter()
+        base = train_sentencepiece_bpe(latin_file, config, config.reserved + config.latin_size)
+        timings["latin_bpe_s"] = time.perf_counter() - t0
+        sample = _sample_lines(latin_file, 5000) + chinese_lines[:: max(1, len(chinese_lines) // 5000)]
+
+    t0 = time.perf_counter()
+    latin_pieces = {p.piece for p in base.pieces}
+    chars, char_info = select_chinese_chars(
+        chinese_lines, config.chinese_chars, latin_pieces, config.dictionary_fill
+    )
+    with_chars = _append_pieces(base, chars, min(p.score for p in base.pieces) - 1)
+    timings["chinese_chars_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    words: list[str] = []
+    word_info: dict = {"from_corpus": 0, "from_dictionary": 0}
+    if config.chinese_words:
+        to_segment = _even_sample(chinese_lines, config.max_chinese_chars)
+        stats.chinese_chars_segmented = sum(len(line) for line in to_segment)
+        progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
+        counts = count_corpus_words(to_segment, config.max_word_length, config.jieba_hmm)
+        timings["jieba_s"] = time.perf_counter() - t0
+        words, word_info = select_chinese_words(with_chars, counts, config.chinese_words, config)
+    proto = _append_pieces(with_chars, words, min(p.score for p in with_chars.pieces) - 1)
+    timings["chinese_words_s"] = time.perf_counter() - t0
+    if len(proto.pieces) != config.vocab_size:  # pragma: no cover - guarded by the selections above
+        raise RuntimeError(f"assembled {len(proto.pieces)} pieces, expected {config.vocab_size}")
+    sp = _processor(proto)
+    word_info["used_in_corpus_share"] = _pieces_used_share(sp, chinese_lines, words)
+    timings["total_s"] = time.perf_counter() - start
+
+    report = {
+        "vocab_size": len(proto.pieces),
+        "composition": {
+            "latin": config.latin_size,
+            "chinese_chars": len(chars),
+            "chinese_words": len(words),
+            "reserved": config.reserved,
+        },
+        "chinese_chars": char_info,
+        "chinese_words": word_info,
+        "corpus": dataclasses.asdict(stats),
+        "timings": timings,
+        "reserved_tokens": config.reserved_tokens(),
+    }
+    return proto, report, sample
+
+
+def _sample_lines(path: Path, count: int) -> list[str]:
+    """Evenly spaced lines of a text file (for checking the fast tokenizer against SentencePiece)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[:: max(1, len(lines) // count)]
+
+
+def train_tokenizer(config: TokenizerTrainConfig, out_dir: str | Path, progress=print) -> dict:
+    """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report."""
+    from skywork.tokenizer.export import write_tokenizer_dir
+
+    proto, report, sample = build_model(config, progress=progress)
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        report["fast_tokenizer"] = write_tokenizer_dir(proto, tmp, config.reserved_tokens(), sample)
+        (tmp / "train_config.json").write_text(
+            json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False)
+        )
+        atomic_write_json(tmp / "train_report.json", report)
+    return report
