@@ -1,0 +1,83 @@
+"""``skywork train``: pretraining stages from a YAML config (``skywork data tokenize`` builds their shards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    help="Pretraining: two-stage schedules on packed token shards, single process or under torchrun.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def pretrain(
+    config_path: Path = typer.Argument(
+        ..., help="PretrainConfig YAML (see docs/pretraining.md for every key)."
+    ),
+    resume: str = typer.Option(
+        "auto", help="auto: continue from the newest valid checkpoint if any; never: start fresh; or a path."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Validate the config and print the plan, memory and FLOPs estimates; no training.",
+    ),
+    world_size: int = typer.Option(
+        None, help="For --dry-run: processes to plan for (default: $WORLD_SIZE or 1)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="For --dry-run: print the plan as JSON."),
+) -> None:
+    """Run one pretraining stage (stage 2 = a config with model.init_from pointing at stage 1's final/).
+
+    Multi-process: torchrun --nproc_per_node N -m skywork.cli train pretrain CONFIG.yaml
+    """
+    import logging
+    import os
+
+    from rich.console import Console
+
+    from skywork.train.config import PretrainConfig
+    from skywork.utils.config import load_config
+
+    console = Console()
+    config = load_config(PretrainConfig, config_path)
+    if dry_run:
+        from skywork.train.plan import plan, render_plan
+
+        world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+        the_plan = plan(config, world)
+        if as_json:
+            import json
+
+            print(json.dumps(the_plan, indent=2))
+        else:
+            Console(width=max(console.width, 130)).print(render_plan(the_plan))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from skywork.train.pretrain import run_pretraining
+
+    summary = run_pretraining(config, resume=resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(
+            f"done: {summary['steps']} steps, {summary['tokens']:,} tokens, loss {summary['final_loss']:.4f}, "
+            f"val {summary['val_loss']}, {summary['tokens_per_s']:,.0f} tok/s, MFU {summary['mfu']:.1%}, "
+            f"skipped {summary['skipped_steps']} -> {summary['final_dir']}"
+        )
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A pretraining run directory (holds metrics.jsonl)."),
+) -> None:
+    """Redraw the PNG plots of a run (loss per held-out set, learning rate, throughput, mixture)."""
+    from skywork.train.plots import plot_metrics
+
+    for path in plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots"):
+        print(path)
+
+
+if __name__ == "__main__":  # python -m skywork.train.cli pretrain CONFIG.yaml (also: torchrun -m ...)
+    app()

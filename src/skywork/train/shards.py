@@ -1,0 +1,277 @@
+"""Packed token shards: cleaned text -> memory-mapped token arrays with an index of document boundaries.
+
+Layout of one *stream* (one source, e.g. ``web-en`` or ``stem``)::
+
+    <out_dir>/<source>/
+        tokens-00000.bin   raw token ids, uint16 when the vocabulary fits (<= 65536 ids), else uint32
+        docs-00000.npy     int64 offsets of document starts in that shard, plus the end (len = docs + 1)
+        meta.json          dtype, vocabulary size, counts, the tokenizer and inputs used, the skipped records
+
+Each document is stored as ``<s> text </s>`` (BOS and EOS, as LLaMA-style pretraining does), in input order.
+Shuffling happens when the stream is read (:class:`TokenStream`): a permutation of documents per epoch drawn
+from ``(seed, epoch)``, so the same shards serve any seed and the order is reproducible from two integers.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from skywork.utils.io import InputError, atomic_dir, atomic_write_json
+
+SHARD_TOKENS = 1 << 28  # 256M tokens = 512 MB of uint16 per shard file
+
+
+def _expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
+    """Files, directories (their *.jsonl / *.jsonl.gz, recursively) and globs, in sorted order."""
+    files: list[Path] = []
+    for item in inputs:
+        item = str(item)
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz"))
+            )
+            if not found:
+                raise InputError("directory holds no .jsonl or .jsonl.gz files", path)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise InputError("input not found (no file, directory or glob match)", item)
+            files.extend(matches)
+    return files
+
+
+def iter_texts(path: Path, text_field: str, skipped: dict[str, int]) -> Iterator[str]:
+    """Texts of a JSONL / JSONL.gz file; empty or non-text records are skipped and counted by reason."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
+            if not isinstance(obj, dict):
+                raise InputError("expected a JSON object", path, lineno)
+            if text_field not in obj:
+                raise InputError("missing text field", path, lineno, text_field)
+            text = obj[text_field]
+            if not isinstance(text, str):
+                raise InputError(f"expected a string, got {type(text).__name__}", path, lineno, text_field)
+            if not text.strip():
+                skipped["empty_text"] = skipped.get("empty_text", 0) + 1
+                continue
+            yield text
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def _tokenizer_fingerprint(tokenizer_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("tokenizer.model", "tokenizer.json", "tokenizer_config.json"):
+        file = tokenizer_dir / name
+        if file.exists():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def tokenize_to_shards(
+    inputs: list[str | os.PathLike] | dict[str, list[str | os.PathLike]],
+    tokenizer_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    source: str = "main",
+    text_field: str = "text",
+    min_tokens: int = 1,
+    batch_docs: int = 256,
+    shard_tokens: int = SHARD_TOKENS,
+    progress: bool = False,
+) -> dict:
+    """Tokenize JSONL text into one packed stream per source under ``out_dir/<source>/``.
+
+    ``inputs`` is a list of files / dirs / globs (one stream named ``source``) or a mapping
+    ``{source: [inputs...]}``. A stream whose ``meta.json`` already records the same inputs and tokenizer is kept
+    (re-running is free); each stream is built in a temporary directory and renamed into place when complete.
+    Returns ``{"sources": {name: meta}}``.
+    """
+    from skywork.tokenizer import load
+
+    tokenizer_dir = Path(tokenizer_dir)
+    out_dir = Path(out_dir)
+    tokenizer = load(tokenizer_dir)
+    vocab_size = len(tokenizer)
+    dtype = token_dtype(vocab_size)
+    groups = inputs if isinstance(inputs, dict) else {source: inputs}
+    summary: dict = {"sources": {}}
+    for name, group_inputs in groups.items():
+        files = _expand_inputs(list(group_inputs))
+        fingerprint = {
+            "tokenizer": _tokenizer_fingerprint(tokenizer_dir),
+            "inputs": [str(f.resolve()) for f in files],
+            "sizes": [f.stat().st_size for f in files],
+            "text_field": text_field,
+            "min_tokens": min_tokens,
+        }
+        stream_dir = out_dir / name
+        meta_file = stream_dir / "meta.json"
+        if meta_file.exists():
+            old = json.loads(meta_file.read_text())
+            if old.get("fingerprint") == fingerprint:
+                summary["sources"][name] = old
+                continue
+        with atomic_dir(stream_dir) as tmp:
+            meta = _write_stream(
+                files, tokenizer, tmp, dtype, text_field, min_tokens, batch_docs, shard_tokens, progress, name
+            )
+            meta.update(
+                source=name,
+                vocab_size=vocab_size,
+                dtype=dtype.name,
+                bos_id=tokenizer.bos_token_id,
+                eos_id=tokenizer.eos_token_id,
+                tokenizer_dir=str(tokenizer_dir.resolve()),
+                fingerprint=fingerprint,
+            )
+            if meta["docs"] == 0:
+                raise InputError(f"no documents left for source {name!r} (skipped: {meta['skipped']})")
+            atomic_write_json(tmp / "meta.json", meta)
+        summary["sources"][name] = meta
+    return summary
+
+
+def _write_stream(
+    files: list[Path],
+    tokenizer,
+    out: Path,
+    dtype: np.dtype,
+    text_field: str,
+    min_tokens: int,
+    batch_docs: int,
+    shard_tokens: int,
+    progress: bool,
+    name: str,
+) -> dict:
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    skipped: dict[str, int] = {}
+    shards: list[dict] = []
+    state = {"handle": None, "offsets": [0], "tokens": 0}
+    total_docs = total_tokens = 0
+
+    def close_shard() -> None:
+        if state["handle"] is None:
+            return
+        state["handle"].close()
+        index = len(shards)
+        np.save(out / f"docs-{index:05d}.npy", np.asarray(state["offsets"], dtype=np.int64))
+        shards.append(
+            {
+                "tokens": f"tokens-{index:05d}.bin",
+                "docs": f"docs-{index:05d}.npy",
+                "num_tokens": state["tokens"],
+                "num_docs": len(state["offsets"]) - 1,
+            }
+        )
+        state.update(handle=None, offsets=[0], tokens=0)
+
+    def write_batch(texts: list[str]) -> None:
+        nonlocal total_docs, total_tokens
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        for ids in encoded:
+            if len(ids) < min_tokens:
+                skipped["too_short"] = skipped.get("too_short", 0) + 1
+                continue
+            doc = np.asarray(([bos] if bos is not None else []) + ids + ([eos] if eos is not None else []))
+            if state["handle"] is None:
+                state["handle"] = open(out / f"tokens-{len(shards):05d}.bin", "wb")  # noqa: SIM115
+            state["handle"].write(doc.astype(dtype).tobytes())
+            state["tokens"] += len(doc)
+            state["offsets"].append(state["tokens"])
+            total_docs += 1
+            total_tokens += len(doc)
+            if state["tokens"] >= shard_tokens:
+                close_shard()
+
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"tokenizing {name}", total=len(files))
+        for file in files:
+            batch: list[str] = []
+            for text in iter_texts(file, text_field, skipped):
+                batch.append(text)
+                if len(batch) >= batch_docs:
+                    write_batch(batch)
+                    batch = []
+            if batch:
+                write_batch(batch)
+            bar.advance(task)
+    close_shard()
+    return {"docs": total_docs, "tokens": total_tokens, "shards": shards, "skipped": skipped}
+
+
+class TokenShards:
+    """Read side of a stream: memory-mapped tokens and the document index, addressed by global doc number."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        meta_file = self.path / "meta.json"
+        if not meta_file.exists():
+            raise InputError("not a token stream (no meta.json; build it with `skywork data tokenize`)", path)
+        self.meta = json.loads(meta_file.read_text())
+        self.dtype = np.dtype(self.meta["dtype"])
+        self.tokens = [
+            np.memmap(self.path / s["tokens"], dtype=self.dtype, mode="r") if s["num_tokens"] else None
+            for s in self.meta["shards"]
+        ]
+        self.offsets = [np.load(self.path / s["docs"]) for s in self.meta["shards"]]
+        counts = [len(o) - 1 for o in self.offsets]
+        self.doc_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.num_docs = int(self.doc_starts[-1])
+        self.num_tokens = int(self.meta["tokens"])
+        self.vocab_size = int(self.meta["vocab_size"])
+
+    def doc(self, index: int) -> np.ndarray:
+        shard = int(np.searchsorted(self.doc_starts, index, side="right") - 1)
+        local = index - int(self.doc_starts[shard])
+        start, end = self.offsets[shard][local], self.offsets[shard][local + 1]
+        return self.tokens[shard][start:end]
+
+
+def tokenize_command(
+    inputs: list[str] = typer.Argument(
+        ..., help="JSONL / JSONL.gz files, directories (e.g. a pipeline's kept/) or globs with a text field."
+    ),
+    tokenizer: Path = typer.Option(..., "--tokenizer", "-t", help="Tokenizer directory."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; the stream goes to OUT/SOURCE/."),
+    source: str = typer.Option(
+        "main", help="Name of this stream (one stream per source: web, stem, code...)."
+    ),
+    text_field: str = typer.Option("text", help="JSON field holding the document text."),
+    min_tokens: int = typer.Option(1, help="Drop (and count) documents with fewer tokens than this."),
+) -> None:
+    """Tokenize cleaned text into packed, memory-mapped token shards for `skywork train pretrain`."""
+    from rich.console import Console
+
+    summary = tokenize_to_shards(
+        inputs, tokenizer, out, source=source, text_field=text_field, min_tokens=min_tokens, progress=True
+    )
+    meta = summary["sources"][source]
+    Console().print(
+        f"[bold]{source}[/bold]: {meta['docs']:,} documents, {meta['tokens']:,} tokens ({meta['dtype']}) "
+        f"in {len(meta['shards'])} shard(s) -> {out / source}; skipped: {meta['skipped'] or 'none'}"
+    )
