@@ -28,6 +28,7 @@ def run_command(
 
     A failure or Ctrl-C keeps every completed stage; rerunning the same command continues from there.
     """
+    import os
     import signal
 
     from rich.console import Console
@@ -53,7 +54,15 @@ def run_command(
         err.print(f"[red]invalid recipe[/red]: {error}")
         raise typer.Exit(2) from None
 
-    def on_sigterm(signum, frame):  # a terminated run stops like Ctrl-C: state saved, stage named
+    main_pid = os.getpid()
+
+    def on_sigterm(signum, frame):
+        """A terminated run stops like Ctrl-C (state saved, stage named); worker processes a stage forked
+        (datatrove's pool) inherit this handler and must simply die as they would by default."""
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
