@@ -66,22 +66,14 @@ def build_tiny_tokenizer(out_dir: str | Path, vocab_size: int = 1000, official_s
     lines = [ln for ln in stdlib_text().splitlines() if ln.strip()] + _ZH * 20
     corpus = out_dir / "corpus.txt"
     corpus.write_text("\n".join(lines), encoding="utf-8")
+    from skywork.tokenizer.train import LLAMA_BPE_ARGS
+
     spm.SentencePieceTrainer.train(
         input=str(corpus),
         model_prefix=str(out_dir / "tokenizer"),
         vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        split_digits=True,
-        normalization_rule_name="identity",
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True,
         character_coverage=0.9995,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
+        **LLAMA_BPE_ARGS,
         num_threads=2,
         minloglevel=2,
         max_sentence_length=100_000,

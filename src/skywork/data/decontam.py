@@ -12,7 +12,6 @@ import csv
 import glob
 import hashlib
 import io
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +20,7 @@ from datatrove.data import Document
 
 from skywork.data.steps import SkyFilter
 from skywork.utils.io import InputError, atomic_path
-
-_UNIT = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", re.UNICODE
-)
-
-
-def units(text: str) -> list[str]:
-    return _UNIT.findall(text.lower())
+from skywork.utils.text import units
 
 
 def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:

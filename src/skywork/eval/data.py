@@ -6,10 +6,9 @@ A GSM8K-style record is serialised as ``question + " " + answer``, which is exac
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from skywork.utils.io import InputError
+from skywork.utils.io import InputError, read_jsonl_lines
 
 
 def record_text(record: dict, path: str | Path, line: int) -> str:
@@ -41,19 +40,10 @@ def read_texts(path: str | Path, max_samples: int | None = None) -> list[str]:
         with path.open(encoding="utf-8") as handle:
             texts = [line.rstrip("\n") for line in handle if line.strip()]
     else:
-        with path.open(encoding="utf-8") as handle:
-            for line, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise InputError(f"invalid JSON ({err.msg})", path, line) from None
-                if not isinstance(record, dict):
-                    raise InputError("expected a JSON object", path, line)
-                texts.append(record_text(record, path, line))
-                if max_samples is not None and len(texts) >= max_samples:
-                    break
+        for line, record in read_jsonl_lines(path):
+            texts.append(record_text(record, path, line))
+            if max_samples is not None and len(texts) >= max_samples:
+                break
     if max_samples is not None:
         texts = texts[:max_samples]
     if not texts:

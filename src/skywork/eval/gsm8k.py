@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from skywork.eval.prefix import PrefixCache
+from skywork.eval.prefix import PrefixCache, prefix_batches
 from skywork.utils.io import InputError, read_jsonl, write_jsonl
 
 ANS_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -134,19 +134,9 @@ def greedy_generate(
     prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
     cache = PrefixCache(model, tokenizer(shared_prefix)["input_ids"]) if shared_prefix else None
     shared = [cache.shared_length(ids) if cache else 0 for ids in prompt_ids]
-    order = sorted(range(len(prompts)), key=lambda i: (shared[i], len(prompt_ids[i]) - shared[i]))
     outputs = [""] * len(prompts)
-    start = 0
-    while start < len(order):
-        first = shared[order[start]]
-        rows = [order[start]]
-        while (
-            len(rows) < batch_size
-            and start + len(rows) < len(order)
-            and shared[order[start + len(rows)]] == first
-        ):
-            rows.append(order[start + len(rows)])
-        start += len(rows)
+    suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
+    for first, rows in prefix_batches(shared, suffix_lengths, batch_size):
         suffixes = [prompt_ids[i][first:] for i in rows]
         width = max(len(s) for s in suffixes)
         n = len(rows)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from skywork.eval.prefix import PrefixCache
+from skywork.eval.prefix import PrefixCache, prefix_batches
 from skywork.utils.io import InputError
 
 CHOICES = ("A", "B", "C", "D")
@@ -204,19 +204,8 @@ def last_position_logprobs(
     cache = PrefixCache(model, prefix_ids) if prefix_ids else None
     shared = [cache.shared_length(ids) if cache else 0 for ids in prompt_ids]
     out: list[torch.Tensor | None] = [None] * len(prompt_ids)
-    # group by shared length (almost always one group), then by suffix length to keep padding small
-    order = sorted(range(len(prompt_ids)), key=lambda i: (shared[i], len(prompt_ids[i]) - shared[i]))
-    start = 0
-    while start < len(order):
-        first = shared[order[start]]
-        rows = [order[start]]
-        while (
-            len(rows) < batch_size
-            and start + len(rows) < len(order)
-            and shared[order[start + len(rows)]] == first
-        ):
-            rows.append(order[start + len(rows)])
-        start += len(rows)
+    suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
+    for first, rows in prefix_batches(shared, suffix_lengths, batch_size):
         suffixes = [prompt_ids[i][first:] for i in rows]
         width = max(len(s) for s in suffixes)
         ids = torch.zeros((len(rows), width), dtype=torch.long)

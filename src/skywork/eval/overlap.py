@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from skywork.eval.data import read_texts
 from skywork.utils.io import InputError
+from skywork.utils.text import units
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_UNIT_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt")
-
-
-def units(text: str) -> list[str]:
-    """CJK characters and lower-cased alphanumeric words, in order."""
-    return [piece.lower() for piece in _UNIT_RE.findall(text)]
 
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:

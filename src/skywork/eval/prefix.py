@@ -7,6 +7,8 @@ between the two can never change what is computed, only how much of it is shared
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from transformers import DynamicCache
 
@@ -54,3 +56,26 @@ class PrefixCache:
                 for k, v in self.kv
             ]
         )
+
+
+def prefix_batches(
+    shared: list[int], suffix_lengths: list[int], batch_size: int
+) -> Iterator[tuple[int, list[int]]]:
+    """Group prompts into batches of at most ``batch_size`` that share the same cached-prefix length.
+
+    Yields ``(shared length, prompt indices)``; within a group prompts are sorted by suffix length so that
+    right-padding stays small. ``shared[i]`` comes from :meth:`PrefixCache.shared_length`.
+    """
+    order = sorted(range(len(shared)), key=lambda i: (shared[i], suffix_lengths[i]))
+    start = 0
+    while start < len(order):
+        first = shared[order[start]]
+        rows = [order[start]]
+        while (
+            len(rows) < batch_size
+            and start + len(rows) < len(order)
+            and shared[order[start + len(rows)]] == first
+        ):
+            rows.append(order[start + len(rows)])
+        start += len(rows)
+        yield first, rows

@@ -9,13 +9,12 @@ caller counts them.
 from __future__ import annotations
 
 import glob
-import gzip
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from skywork.utils.io import InputError
+from skywork.utils.io import InputError, read_jsonl_lines
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".json", ".md", ".py")
 
@@ -92,20 +91,10 @@ def iter_documents(path: Path, text_field: str = "text") -> Iterator[str]:
             yield "\n".join(_strings(item))
         return
     if name.endswith((".jsonl", ".jsonl.gz")):
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for lineno, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
-                if not isinstance(row, dict) or text_field not in row:
-                    raise InputError("missing text field", path, lineno, text_field)
-                if not isinstance(row[text_field], str):
-                    raise InputError("text field is not a string", path, lineno, text_field)
-                yield row[text_field]
+        for lineno, row in read_jsonl_lines(path, required=(text_field,)):
+            if not isinstance(row[text_field], str):
+                raise InputError("text field is not a string", path, lineno, text_field)
+            yield row[text_field]
     else:
         try:
             yield path.read_text(encoding="utf-8-sig")

@@ -156,22 +156,29 @@ def _even_sample(lines: list[str], max_chars: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- latin BPE
+# SentencePiece options of the LLaMA / Skywork recipe: byte fallback, split digits, identity normalisation
+# (lossless), <unk>=0 <s>=1 </s>=2 and no pad piece. Tests' tiny tokenizers use the same options.
+LLAMA_BPE_ARGS = dict(
+    model_type="bpe",
+    byte_fallback=True,
+    split_digits=True,
+    normalization_rule_name="identity",
+    add_dummy_prefix=True,
+    remove_extra_whitespaces=False,
+    allow_whitespace_only_pieces=True,
+    unk_id=0,
+    bos_id=1,
+    eos_id=2,
+    pad_id=-1,
+)
+
+
 def _sentencepiece_args(config: TokenizerTrainConfig, vocab_size: int) -> dict:
     """The LLaMA recipe with identity normalisation (lossless) and our reserved tokens as control symbols."""
     return dict(
-        model_type="bpe",
+        LLAMA_BPE_ARGS,
         vocab_size=vocab_size,
-        byte_fallback=True,
-        split_digits=True,
-        normalization_rule_name="identity",
-        add_dummy_prefix=True,
-        remove_extra_whitespaces=False,
-        allow_whitespace_only_pieces=True,
         character_coverage=config.character_coverage,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
         control_symbols=config.reserved_tokens()[3:],
         input_sentence_size=config.max_latin_sentences,
         shuffle_input_sentence=True,

@@ -15,7 +15,6 @@ from ``(seed, epoch)``, so the same shards serve any seed and the order is repro
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from skywork.utils.io import InputError, atomic_dir, atomic_write_json
+from skywork.utils.io import InputError, atomic_dir, atomic_write_json, read_jsonl_lines
 
 SHARD_TOKENS = 1 << 28  # 256M tokens = 512 MB of uint16 per shard file
 
@@ -55,26 +54,14 @@ def _expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
 
 def iter_texts(path: Path, text_field: str, skipped: dict[str, int]) -> Iterator[str]:
     """Texts of a JSONL / JSONL.gz file; empty or non-text records are skipped and counted by reason."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
-            if not isinstance(obj, dict):
-                raise InputError("expected a JSON object", path, lineno)
-            if text_field not in obj:
-                raise InputError("missing text field", path, lineno, text_field)
-            text = obj[text_field]
-            if not isinstance(text, str):
-                raise InputError(f"expected a string, got {type(text).__name__}", path, lineno, text_field)
-            if not text.strip():
-                skipped["empty_text"] = skipped.get("empty_text", 0) + 1
-                continue
-            yield text
+    for lineno, obj in read_jsonl_lines(path, required=(text_field,)):
+        text = obj[text_field]
+        if not isinstance(text, str):
+            raise InputError(f"expected a string, got {type(text).__name__}", path, lineno, text_field)
+        if not text.strip():
+            skipped["empty_text"] = skipped.get("empty_text", 0) + 1
+            continue
+        yield text
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

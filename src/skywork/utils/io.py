@@ -7,6 +7,7 @@ result that a resumed run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -89,12 +90,16 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[dict]:
-    """Yield the objects of a JSONL file; a bad line raises :class:`InputError` naming file, line and field."""
+def read_jsonl_lines(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)`` from a JSONL or JSONL.gz file, so callers can locate their own errors.
+
+    Blank lines are skipped; a bad line raises :class:`InputError` naming file, line and field.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
-    with path.open("r", encoding="utf-8") as handle:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -107,7 +112,13 @@ def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Itera
             for key in required:
                 if key not in obj:
                     raise InputError("missing required field", path, lineno, key)
-            yield obj
+            yield lineno, obj
+
+
+def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[dict]:
+    """Yield the objects of a JSONL (or JSONL.gz) file; see :func:`read_jsonl_lines`."""
+    for _, obj in read_jsonl_lines(path, required):
+        yield obj
 
 
 def write_jsonl(path: str | os.PathLike, rows: list[dict] | Iterator[dict]) -> int:
