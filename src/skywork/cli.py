@@ -19,7 +19,7 @@ from rich.table import Table
 app = typer.Typer(
     name="skywork",
     help="Reproduce the Skywork LLM system: SkyPile data cleaning, the bilingual tokenizer, two-stage "
-    "pretraining, fine-tuning, long context and evaluation, from a laptop CPU to a GPU cluster.",
+    "pretraining and evaluation, end to end with `skywork recipe run`, from a laptop CPU to a GPU cluster.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
