@@ -54,6 +54,36 @@ def test_sha1_mode_signatures_are_bit_identical_to_datasketch(shared_data):
         assert np.array_equal(signature, m.hashvalues)
 
 
+def test_sha1_mode_chunks_and_repeated_shingles_stay_bit_identical(monkeypatch):
+    """Each distinct shingle is hashed once per chunk of texts: repeats across documents and chunk boundaries
+    must not change a signature. Short texts (at most n units) are one shingle, as in the reference."""
+    import skywork.data.minhash as minhash
+
+    monkeypatch.setattr(minhash, "MAX_CHUNK_CHARS", 64)
+    words = "the quick brown fox jumps over the lazy dog again and again".split()
+    docs = [
+        "",
+        "a",
+        "短文",
+        "中文的文本去重测试中文的文本",
+        " ".join(words),
+        " ".join(words[:5]),
+        " ".join(words[:6]),
+    ]
+    docs += [" ".join(words[i:] + words[:i]) for i in range(len(words))] + docs
+    ours = MinHasher(num_perm=32, hash="sha1").signatures(docs)
+    for text, signature in zip(docs, ours, strict=True):
+        m = MinHash(num_perm=32)
+        m.update_batch(shingles(text))
+        assert np.array_equal(signature, m.hashvalues)
+    assert shingles(" ".join(words[:5])) == [" ".join(words[:5]).encode()]
+    assert shingles(" ".join(words[:6]).upper()) == [
+        " ".join(words[:5]).encode(),
+        " ".join(words[1:6]).encode(),
+    ]
+    assert shingles("中文 的文本 去") == ["中文的文本".encode(), "文的文本去".encode()]
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize("hash_kind", ["sha1", "fast"])
 def test_clusters_equal_datasketch(shared_data, hash_kind):
