@@ -23,9 +23,12 @@ def _near_duplicate_set(shared_data, n_docs: int = 60) -> list[str]:
     return docs
 
 
-def datasketch_clusters(docs: list[str], threshold: float, num_perm: int) -> np.ndarray:
-    """The peer: datasketch MinHash + MinHashLSH, union of every query hit (connected components)."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+def datasketch_clusters(
+    docs: list[str], threshold: float, num_perm: int, seed: int = 1, params: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The peer: datasketch MinHash + MinHashLSH, union of every query hit (connected components).
+    ``params``: (bands, rows) to use instead of MinHashLSH's own optimisation for ``threshold``."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, params=params)
     parent = list(range(len(docs)))
 
     def find(x):
@@ -34,7 +37,7 @@ def datasketch_clusters(docs: list[str], threshold: float, num_perm: int) -> np.
         return x
 
     for i, text in enumerate(docs):
-        m = MinHash(num_perm=num_perm)
+        m = MinHash(num_perm=num_perm, seed=seed)
         m.update_batch(shingles(text))
         for j in lsh.query(m):
             a, b = find(i), find(j)

@@ -30,7 +30,7 @@ _FMIX64 = (
 )
 _POLY = np.uint64(0x100000001B3)  # FNV prime as the rolling-hash base
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))  # ext. A, unified, compatibility
 MAX_BATCH_SHINGLES = 8192  # (num_perm x 8192) uint32 = 4 MB at 128 permutations: stays in cache
 MAX_CHUNK_CHARS = 1 << 20  # sha1 mode: texts whose shingles (bytes) are held and deduplicated at once
 _SHA1_DIGEST = type(hashlib.sha1()).digest  # a C method: map() calls it without a Python frame
@@ -54,8 +54,11 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_chinese(text: str, sample: int = 2000) -> bool:
+    """More than 30% of the first ``sample`` characters (stripped) are CJK ideographs (``_CJK_RANGES``)."""
     head = text[:sample]
-    return len(_CJK_RE.findall(head)) > 0.3 * max(len(head.strip()), 1)
+    points = np.frombuffer(head.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cjk = sum(int(np.count_nonzero((points >= low) & (points <= high))) for low, high in _CJK_RANGES)
+    return cjk > 0.3 * max(len(head.strip()), 1)
 
 
 def shingles(text: str, char_ngram: int = 5, word_ngram: int = 5) -> list[bytes]:
@@ -91,7 +94,7 @@ def sha1_shingle_hashes(grams_per_doc: list[list[bytes]]) -> list[np.ndarray]:
     first = np.fromiter(map(first_seen.setdefault, flat, itertools.count()), dtype=np.int64, count=len(flat))
     distinct = np.fromiter(first_seen.values(), dtype=np.int64, count=len(first_seen))
     hashes = np.zeros(len(flat), dtype=np.uint32)
-    hashes[distinct] = sha1_hashes32(map(flat.__getitem__, distinct.tolist()))
+    hashes[distinct] = sha1_hashes32(first_seen)  # the keys, in the order of their first positions
     ends = np.cumsum([len(g) for g in grams_per_doc])
     return np.split(hashes[first], ends[:-1])
 
