@@ -62,9 +62,9 @@ def is_chinese(text: str, sample: int = 2000) -> bool:
 
 
 def shingles(text: str, char_ngram: int = 5, word_ngram: int = 5) -> list[bytes]:
-    """The shingles as bytes (the datasketch-compatible path): character n-grams of the whitespace-free text for
-    Chinese, lower-cased word n-grams joined by one space for everything else; a text of at most n units is one
-    shingle. Built with C-level ``map`` / ``zip`` (no Python frame per shingle)."""
+    """The shingles as bytes (the datasketch-compatible path): character n-grams of the whitespace-free text
+    for Chinese, lower-cased word n-grams joined by one space for everything else; a text of at most n units
+    is one shingle. Built with C-level ``map`` / ``zip`` (no Python frame per shingle)."""
     if is_chinese(text):
         chars, n = "".join(text.split()), char_ngram
         if len(chars) <= n:
