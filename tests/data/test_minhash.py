@@ -87,6 +87,27 @@ def test_sha1_mode_chunks_and_repeated_shingles_stay_bit_identical(monkeypatch):
     assert shingles("中文 的文本 去") == ["中文的文本".encode(), "文的文本去".encode()]
 
 
+def test_shingles_match_the_plain_definition():
+    """The C-level map/zip construction gives exactly the obvious list comprehension's shingles."""
+    import re
+
+    from skywork.data.minhash import is_chinese
+
+    def reference(text: str, n: int = 5) -> list[bytes]:
+        if is_chinese(text):
+            units, sep = "".join(text.split()), ""
+        else:
+            units, sep = re.findall(r"\w+", text.lower()), " "
+        return [sep.join(units[i : i + n]).encode("utf-8") for i in range(max(len(units) - n + 1, 1))]
+
+    rng = random.Random(3)
+    alphabet = "ab Cd 中文字词 \n\t.,!é😀_9"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(500)]
+    assert 50 < sum(map(is_chinese, texts)) < 450  # both branches are exercised
+    for text in texts:
+        assert shingles(text) == reference(text), repr(text)
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize("hash_kind", ["sha1", "fast"])
 def test_clusters_equal_datasketch(shared_data, hash_kind):
