@@ -2,10 +2,11 @@
 
 1. filter chain docs/s on English web documents: our full zh+en chain (validity, language ID, length, quality
    rules, PII) vs datatrove's FineWeb-style chain (GopherRepetition + GopherQuality + C4Quality + FineWebQuality);
-2. MinHash docs/s and clusters vs datasketch (MinHash + MinHashLSH) at the same num_perm / threshold / shingles;
+2. MinHash docs/s and clusters vs datasketch (MinHash + MinHashLSH) at the same num_perm / threshold /
+   shingles, and the pairwise precision / recall of all three against exact-Jaccard ground truth;
 3. extraction character F1 per benchmark vs trafilatura alone and the baselines shipped with the benchmark.
 
-Run: ``.venv/bin/python bench/data_pipeline.py [--repeat N] [--skip-extraction]``.
+Run: ``.venv/bin/python bench/data_pipeline.py [--repeat N] [--skip-filters] [--skip-extraction]``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,9 +110,71 @@ def bench_filters(shared: Path, repeat: int) -> list[dict]:
     ]
 
 
-def bench_minhash(shared: Path, repeat: int) -> list[dict]:
-    import numpy as np
+def exact_jaccard_clusters(docs: list[str], threshold: float) -> tuple[np.ndarray, int]:
+    """Ground truth for near-dedup: exact Jaccard of every pair of shingle sets (the shingles both MinHash
+    variants and datasketch use), a sparse binary (docs x shingles) matrix times its transpose giving every
+    intersection; pairs at or above ``threshold`` are joined (connected components, root = smallest index)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
 
+    from skywork.data.minhash import shingles
+
+    vocab: dict[bytes, int] = {}
+    rows, cols = [], []
+    for i, text in enumerate(docs):
+        ids = {vocab.setdefault(g, len(vocab)) for g in shingles(text)}
+        cols += ids
+        rows += [i] * len(ids)
+    x = sparse.csr_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(len(docs), len(vocab)))
+    inter = (x @ x.T).toarray()
+    sizes = np.diag(inter)
+    jaccard = inter / (sizes[:, None] + sizes[None, :] - inter)
+    edges = np.triu(jaccard >= threshold, 1)
+    _, labels = connected_components(sparse.csr_matrix(edges), directed=False)
+    roots = np.full(labels.max() + 1, len(docs))
+    np.minimum.at(roots, labels, np.arange(len(docs)))
+    return roots[labels], int(edges.sum())
+
+
+def pair_precision_recall(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Pairwise cluster agreement: of the document pairs put in one cluster, the share that exact Jaccard also
+    puts in one cluster (precision), and of the true pairs the share found (recall)."""
+
+    def pairs(*labelings: np.ndarray) -> int:
+        _, counts = np.unique(np.stack(labelings), axis=1, return_counts=True)
+        return int((counts * (counts - 1) // 2).sum())
+
+    both, pred, true = pairs(predicted, truth), pairs(predicted), pairs(truth)
+    return (both / pred if pred else 1.0), (both / true if true else 1.0)
+
+
+def edited_copies(texts: list[str], max_rate: float, seed: int = 0) -> list[str]:
+    """One copy of each text with a random share (uniform in [0, max_rate]) of its words (or, for Chinese, of
+    its characters) replaced: exact Jaccard to the original spreads from 1 down to about 0.5, around the
+    threshold, where MinHash LSH makes its mistakes."""
+    import random
+
+    from skywork.data.minhash import is_chinese
+
+    rng = random.Random(seed)
+    copies = []
+    for text in texts:
+        rate = rng.uniform(0, max_rate)
+        if is_chinese(text):
+            units = [
+                chr(rng.randint(0x4E00, 0x9FFF)) if not c.isspace() and rng.random() < rate else c
+                for c in text
+            ]
+            copies.append("".join(units))
+        else:
+            words = [f"edit{rng.randrange(10**6)}" if rng.random() < rate else w for w in text.split(" ")]
+            copies.append(" ".join(words))
+    return copies
+
+
+def bench_minhash(shared: Path, repeat: int, runs: int, accuracy_seeds: int) -> list[dict]:
+    """Speed (best of ``runs``) and accuracy against exact Jaccard (mean over ``accuracy_seeds`` seeds) of
+    ours in both hash modes and datasketch, on the same near-duplicate set; accuracy also on a harder set."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.data.test_minhash import datasketch_clusters
 
@@ -119,32 +184,83 @@ def bench_minhash(shared: Path, repeat: int) -> list[dict]:
     docs = []
     for r in range(repeat):
         docs += [t if r == 0 else t[: int(len(t) * 0.98)] + f" v{r}" for t in base]
+    hard = base + edited_copies(base, 0.08)
     threshold, num_perm = 0.8, 128
-    start = time.perf_counter()
-    peer = datasketch_clusters(docs, threshold, num_perm)
-    peer_s = time.perf_counter() - start
-    bands, rows = optimal_bands(threshold, num_perm)
+    # the same (bands, rows) for both sides, computed once: the timings are per-document work only
+    params = optimal_bands(threshold, num_perm)
+
+    def run(method: str, texts: list[str], seed: int = 1) -> np.ndarray:
+        if method == "datasketch":
+            return datasketch_clusters(texts, threshold, num_perm, seed, params)
+        return lsh_clusters(MinHasher(num_perm=num_perm, seed=seed, hash=method).signatures(texts), *params)
+
+    def timed(texts: list[str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Best of ``runs`` interleaved runs per method (a shared machine: the minimum is least disturbed)."""
+        seconds, clusters = {"datasketch": [], "sha1": [], "fast": []}, {}
+        for _ in range(runs):
+            for method in seconds:
+                start = time.perf_counter()
+                clusters[method] = run(method, texts)
+                seconds[method].append(time.perf_counter() - start)
+        return {method: min(times) for method, times in seconds.items()}, clusters
+
+    def accuracy(texts: list[str]) -> dict:
+        """Pair precision / recall against exact Jaccard, mean over seeds (one seed is one random draw), and
+        the standard error of each method's seed-by-seed (paired) difference to datasketch."""
+        truth, true_edges = exact_jaccard_clusters(texts, threshold)
+        scores, sha1_identical = {"datasketch": [], "sha1": [], "fast": []}, True
+        for seed in range(1, accuracy_seeds + 1):
+            roots = {method: run(method, texts, seed) for method in scores}
+            sha1_identical &= bool(np.array_equal(roots["sha1"], roots["datasketch"]))
+            for method in scores:
+                scores[method].append(pair_precision_recall(roots[method], truth))
+        mean = {m: np.mean(s, axis=0) for m, s in scores.items()}
+        error = {
+            m: (np.array(s) - scores["datasketch"]).std(axis=0, ddof=min(1, accuracy_seeds - 1))
+            / np.sqrt(accuracy_seeds)
+            for m, s in scores.items()
+        }
+        print(
+            f"minhash truth ({len(texts)} docs): {true_edges} pairs with exact Jaccard >= {threshold}, "
+            f"{len(set(truth.tolist()))} true clusters; sha1 clusters identical to datasketch on all "
+            f"{accuracy_seeds} seeds: {sha1_identical}"
+        )
+        return {"mean": mean, "error": error, "true_edges": true_edges}
+
+    best, clusters = timed(docs)
+    distinct_best, _ = timed(base)  # no near-duplicates: few shingles repeat across documents
+    scored = {"": accuracy(docs), "_hard": accuracy(hard)}
     results = []
     for hash_kind in ("sha1", "fast"):
-        start = time.perf_counter()
-        ours = lsh_clusters(MinHasher(num_perm=num_perm, hash=hash_kind).signatures(docs), bands, rows)
-        ours_s = time.perf_counter() - start
-        same = bool(np.array_equal(ours, peer))
-        agree = float((ours == peer).mean())
+        ours_roots, peer = clusters[hash_kind], clusters["datasketch"]
+        same = bool(np.array_equal(ours_roots, peer))
+        agree = float((ours_roots == peer).mean())
         print(
-            f"minhash ({hash_kind} shingle hash): ours {len(docs) / ours_s:.0f} docs/s, datasketch "
-            f"{len(docs) / peer_s:.0f} docs/s; clusters identical={same} ({len(set(ours.tolist()))} clusters, "
-            f"{agree:.4f} of docs with the same cluster root)"
+            f"minhash ({hash_kind} shingle hash): ours {len(docs) / best[hash_kind]:.0f} docs/s, datasketch "
+            f"{len(docs) / best['datasketch']:.0f} docs/s (best of {runs}); on the {len(base)} distinct docs "
+            f"{len(base) / distinct_best[hash_kind]:.0f} vs {len(base) / distinct_best['datasketch']:.0f}; "
+            f"clusters identical={same} ({len(set(ours_roots.tolist()))} clusters, {agree:.4f} of docs with "
+            f"the same cluster root)"
         )
         results += [
             {
                 "name": f"minhash_{hash_kind}_docs_per_s",
-                "ours": len(docs) / ours_s,
-                "peer": len(docs) / peer_s,
+                "ours": len(docs) / best[hash_kind],
+                "peer": len(docs) / best["datasketch"],
                 "goal": ">=2.0",
                 "unit": "docs/s",
                 "peer_name": "datasketch MinHash+MinHashLSH",
                 "docs": len(docs),
+                "runs": runs,
+            },
+            {
+                "name": f"minhash_{hash_kind}_distinct_docs_per_s",
+                "ours": len(base) / distinct_best[hash_kind],
+                "peer": len(base) / distinct_best["datasketch"],
+                "goal": "info (no near-duplicates in the set)",
+                "unit": "docs/s",
+                "docs": len(base),
+                "runs": runs,
             },
             {
                 "name": f"minhash_{hash_kind}_same_cluster_fraction",
@@ -154,6 +270,31 @@ def bench_minhash(shared: Path, repeat: int) -> list[dict]:
                 "identical": same,
             },
         ]
+        for suffix, acc in scored.items():
+            for i, kind in enumerate(("precision", "recall")):
+                print(
+                    f"  pair {kind}{suffix.replace('_', ' ')} vs exact Jaccard ({accuracy_seeds} seeds): "
+                    f"{hash_kind} {acc['mean'][hash_kind][i]:.4f}, "
+                    f"datasketch {acc['mean']['datasketch'][i]:.4f} "
+                    f"(standard error of the difference {acc['error'][hash_kind][i]:.4f})"
+                )
+                difference = acc["mean"][hash_kind][i] - acc["mean"]["datasketch"][i]
+                results.append(
+                    {
+                        "name": f"minhash_{hash_kind}{suffix}_pair_{kind}",
+                        "ours": float(acc["mean"][hash_kind][i]),
+                        "peer": float(acc["mean"]["datasketch"][i]),
+                        "goal": (
+                            "1.0 (bit-identical signatures)"
+                            if hash_kind == "sha1"
+                            else f"~1.0 (difference to datasketch {difference:+.4f}, paired standard error "
+                            f"{acc['error'][hash_kind][i]:.4f})"
+                        ),
+                        "seeds": accuracy_seeds,
+                        "difference_standard_error": float(acc["error"][hash_kind][i]),
+                        "true_pairs_over_threshold": acc["true_edges"],
+                    }
+                )
     return results
 
 
@@ -165,12 +306,23 @@ def main() -> None:
         "--repeat", type=int, default=3, help="Copies of the document set (bigger = steadier)."
     )
     parser.add_argument("--skip-extraction", action="store_true", help="Skip the extraction F1 part.")
+    parser.add_argument("--skip-filters", action="store_true", help="Skip the filter chain part.")
+    parser.add_argument(
+        "--minhash-runs", type=int, default=3, help="Timed MinHash runs per method (best kept)."
+    )
+    parser.add_argument(
+        "--accuracy-seeds",
+        type=int,
+        default=20,
+        help="Permutation seeds averaged in the exact-Jaccard accuracy.",
+    )
     parser.add_argument("--max-pages", type=int, default=60, help="Pages per extraction benchmark.")
     args = parser.parse_args()
     shared = shared_data_dir()
     if shared is None:
         sys.exit("../shared/data is absent: set SKYWORK_SHARED_DATA")
-    results = bench_filters(shared, args.repeat) + bench_minhash(shared, args.repeat)
+    results = [] if args.skip_filters else bench_filters(shared, args.repeat)
+    results += bench_minhash(shared, args.repeat, args.minhash_runs, args.accuracy_seeds)
     if not args.skip_extraction:
         from skywork.data.extract_eval import extraction_results
 
