@@ -264,7 +264,9 @@ def _tokenizer(ctx: StageContext, names: list[str], domain_files: dict[str, str]
                 texts = [row["text"] for row in read_jsonl(path, required=("text",))][:200]
                 chars = sum(len(t) for t in texts)
                 utf8 = sum(len(t.encode("utf-8")) for t in texts)
-                tokens = sum(len(tokenizer.encode(t, add_special_tokens=False)) for t in texts)
+                tokens = sum(  # whole documents (verbose=False: no model-length warning)
+                    len(tokenizer.encode(t, add_special_tokens=False, verbose=False)) for t in texts
+                )
                 rows.append(
                     [
                         domain,
