@@ -87,3 +87,57 @@ def test_collect_names_the_missing_text_field(tmp_path):
     )
     with pytest.raises(InputError, match=r"a\.jsonl.*line 1.*'text'"):
         collect(config, tmp_path / "out")
+
+
+SKYPILE_SOURCES = (
+    "en_books",
+    "en_papers",
+    "en_encyclopedia",
+    "en_misc",
+    "zh_encyclopedia",
+    "zh_misc",
+    "other_encyclopedia",
+    "code",
+    "stem",
+)
+
+
+def test_skywork_13b_recipe_validates_with_the_report_settings(shared_data, tmp_path, monkeypatch):
+    """The 13B recipe is checked, not run: its layout validates and its pretraining plans match the report."""
+    from skywork.recipe.runner import load_recipe
+    from skywork.recipe.stages import KINDS
+    from skywork.train.plan import plan
+
+    skypile = tmp_path / "skypile"  # the documented layout, empty
+    for sub in ("raw/en_web", "raw/zh_web", "raw/zh_social", *(f"curated/{s}" for s in SKYPILE_SOURCES)):
+        (skypile / sub).mkdir(parents=True)
+    (skypile / "validation").mkdir()
+    for name in ("code", "academic", "social", "zh_web", "en_web", "stem"):
+        (skypile / "validation" / f"{name}.jsonl").write_text('{"text": "x"}\n')
+    monkeypatch.setenv("SKYPILE_DIR", str(skypile))
+    _dry_run(RECIPES / "skywork-13b.yaml", tmp_path / "run")
+
+    recipe = load_recipe(RECIPES / "skywork-13b.yaml", KINDS, tmp_path / "run")
+    stage1 = plan(recipe.stage("pretrain_stage1").config, world_size=512)
+    assert stage1["batch"]["tokens_per_step"] == 4096 * 4096  # 16M tokens, context 4096
+    assert stage1["model"]["params"] == pytest.approx(13.85e9, rel=0.01)
+    assert stage1["schedule"]["total_tokens"] == pytest.approx(3e12, rel=1e-3)
+    optim = recipe.stage("pretrain_stage1").config.optim
+    assert (optim.schedule, optim.lr, optim.min_lr) == ("cosine", 6e-4, 6e-5)
+    assert stage1["schedule"]["lr_at_end"] == pytest.approx(6e-5)
+
+    stage2 = recipe.stage("pretrain_stage2").config
+    assert (stage2.optim.schedule, stage2.optim.lr, stage2.data.seq_len) == ("constant", 6e-5, 4096)
+    start = sum(s.weight for s in stage2.data.sources)
+    end = sum(s.weight_end for s in stage2.data.sources)
+    stem = next(s for s in stage2.data.sources if s.name == "stem")
+    assert stem.weight / start == pytest.approx(0.10, abs=1e-3) and stem.weight_end / end == pytest.approx(
+        0.40, abs=1e-3
+    )
+    assert plan(stage2, world_size=512)["batch"]["tokens_per_step"] == 4096 * 4096
+
+
+def test_skywork_13b_recipe_names_its_missing_data(shared_data, tmp_path, monkeypatch):
+    monkeypatch.delenv("SKYPILE_DIR", raising=False)
+    result = CliRunner().invoke(app, ["run", str(RECIPES / "skywork-13b.yaml"), "--dry-run"])
+    assert result.exit_code == 2 and "SKYPILE_DIR" in result.output, result.output

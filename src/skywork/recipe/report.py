@@ -484,6 +484,33 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             )
         )
         blocks.append(("table", (["model", "L_test", "L_train", "L_ref", "Δ1", "Δ2", "verdict"], leak_rows)))
+    benches = sorted({bench for entry in results.values() for bench in entry.get("mcq") or {}})
+    if benches:
+        mcq_rows = []
+        for label, entry in results.items():
+            row = [label]
+            for bench in benches:
+                r = (entry.get("mcq") or {}).get(bench) or {}
+                row.append(f"{_fmt(100 * r['accuracy'], 1)}% (n={r.get('n')})" if "accuracy" in r else "–")
+            mcq_rows.append(row)
+        blocks.append(
+            (
+                "p",
+                "Multiple-choice benchmarks with the official protocol (5-shot, answer = argmax over the A-D "
+                "token logits); a `limit` in the recipe evaluates only the first questions of each subject.",
+            )
+        )
+        blocks.append(("table", (["model", *benches], mcq_rows)))
+    gsm_rows = [
+        [label, _fmt(100 * g["accuracy"], 1) + "%", str(g.get("n")), str(g.get("no_answer", "–"))]
+        for label, entry in results.items()
+        if (g := entry.get("gsm8k"))
+    ]
+    if gsm_rows:
+        blocks.append(
+            ("p", "GSM8K: greedy generation with the official few-shot prompt; exact match of the answer.")
+        )
+        blocks.append(("table", (["model", "accuracy", "n", "no answer"], gsm_rows)))
     if not blocks:
         blocks.append(("p", "The evaluation stage returned no loss or leakage results."))
     return Section("Evaluation", blocks)

@@ -219,6 +219,7 @@ class EvaluateConfig:
     max_docs: int | None = field(None, help="Use at most N documents per file (None: all).")
     batch_size: int = field(8, help="Texts per forward pass.")
     dtype: str = field("fp32", help="Model weights dtype: fp32, bf16 or fp16.")
+    device: str = field("auto", help="auto (cuda if available), cpu or cuda.")
 
     def validate(self) -> None:
         """Fail before any model loads when a benchmark name is wrong (the runner calls this at load)."""
@@ -245,10 +246,15 @@ def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
     evaluate_mcq = capability("skywork.eval.mcq", "evaluate_mcq") if config.mcq else None
     evaluate_gsm8k = capability("skywork.eval.gsm8k", "evaluate_gsm8k") if config.gsm8k else None
 
+    import torch
+
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     results: dict[str, Any] = {}
     for label, model_dir in config.models.items():
         ctx.console.print(f"evaluating {label}: {model_dir}")
-        model = load_model(model_dir, dtype=config.dtype)
+        model = load_model(model_dir, dtype=config.dtype, device=device)
         tokenizer = tok.load(config.tokenizer_dir or model_dir)
         entry: dict[str, Any] = {"model_dir": model_dir}
         if config.domains:
