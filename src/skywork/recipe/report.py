@@ -137,6 +137,31 @@ def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
     return Section("Corpus", blocks)
 
 
+def _collected(ctx: StageContext, names: list[str]) -> Section | None:
+    """What the collect stages gathered, per source (documents, characters, skipped lines by reason)."""
+    rows = []
+    for name in names:
+        sources = ((read_state(ctx.run_dir, name) or {}).get("result") or {}).get("sources") or {}
+        for source, info in sources.items():
+            skipped = ", ".join(f"{k}: {v}" for k, v in (info.get("skipped") or {}).items()) or "–"
+            rows.append(
+                [
+                    source,
+                    _fmt(info.get("documents")),
+                    _fmt(info.get("chars")),
+                    str(len(info.get("files", []))),
+                    skipped,
+                ]
+            )
+    if not rows:
+        return None
+    blocks: list[tuple[str, Any]] = [
+        ("p", "Input sources brought into JSONL documents by the collect stage, before cleaning."),
+        ("table", (["source", "documents", "characters", "files", "skipped"], rows)),
+    ]
+    return Section("Collected sources", blocks)
+
+
 def _read_ids(path: Path) -> dict[str, str]:
     """id -> filter reason of the documents under a data stage's excluded/ directory."""
     from skywork.recipe.stages import capability
@@ -638,6 +663,7 @@ def build_report(config: Any, ctx: StageContext) -> dict:
         sections[0].blocks.append(("img", (f"{img_dir.name}/{time_png}", "time per stage")))
     for part in (
         _corpus(ctx, kinds.get("demo_corpus", [])),
+        _collected(ctx, kinds.get("collect", [])),
         _data(ctx, kinds.get("data", []), config.defect_labels, img_dir),
         _tokenizer(ctx, kinds.get("tokenizer", []), domain_files),
         _training(ctx, kinds.get("pretrain", []), img_dir),
