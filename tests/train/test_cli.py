@@ -18,7 +18,15 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 def test_dry_run_of_the_13b_recipe_matches_the_report():
     result = CliRunner().invoke(
-        app, ["pretrain", str(RECIPES / "skywork-13b.yaml"), "--dry-run", "--world-size", "512", "--json"]
+        app,
+        [
+            "pretrain",
+            str(RECIPES / "train" / "skywork-13b-stage1.yaml"),
+            "--dry-run",
+            "--world-size",
+            "512",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
@@ -33,7 +41,8 @@ def test_dry_run_of_the_13b_recipe_matches_the_report():
 
 def test_dry_run_of_stage_two_before_stage_one_exists():
     result = CliRunner().invoke(
-        app, ["pretrain", str(RECIPES / "skywork-13b-stage2.yaml"), "--dry-run", "--world-size", "512"]
+        app,
+        ["pretrain", str(RECIPES / "train" / "skywork-13b-stage2.yaml"), "--dry-run", "--world-size", "512"],
     )
     assert result.exit_code == 0, result.output
     assert "constant 6e-05" in result.output and "not built yet" in result.output

@@ -364,10 +364,10 @@ def generate_corpus(
         train_problems.append(problem.text)
         tick(len(problem.text.encode()))
 
-    def fresh(rng: random.Random, n: int, names=lx.NAMES) -> list[str]:
+    def fresh(rng: random.Random, n: int) -> list[str]:
         texts = []
         while len(texts) < n:
-            problem = make_problem(rng, "en" if rng.random() < 0.5 else "zh", names)
+            problem = make_problem(rng, "en" if rng.random() < 0.5 else "zh", lx.NAMES)
             if problem.text not in seen:
                 seen.add(problem.text)
                 texts.append(problem.text)
@@ -377,7 +377,9 @@ def generate_corpus(
     leak_rng = random.Random(f"{config.seed}-leakage")
     leak_train = leak_rng.sample(train_problems, min(n_leak, len(train_problems)))
     leak_test = fresh(leak_rng, n_leak)
-    leak_ref = fresh(leak_rng, n_leak, lx.REFERENCE_NAMES)
+    # The reference split is drawn exactly like the test split, independently: a model that never saw the test
+    # problems finds both equally hard (Δ1 ≈ 0); leak_test_into_train makes Δ1 clearly negative.
+    leak_ref = fresh(leak_rng, n_leak)
     if config.leak_test_into_train:
         for text in leak_test:
             counter += 1

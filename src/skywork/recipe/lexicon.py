@@ -36,19 +36,6 @@ NAMES: list[Pair] = [
     ("Lin Na", "林娜"),
     ("He Yu", "何宇"),
 ]
-# A disjoint pool for the leakage test's reference split (same templates, unseen names).
-REFERENCE_NAMES: list[Pair] = [
-    ("Gao Peng", "高鹏"),
-    ("Luo Yi", "罗怡"),
-    ("Zheng Kai", "郑凯"),
-    ("Song Jia", "宋佳"),
-    ("Tang Lei", "唐磊"),
-    ("Mia", "米娅"),
-    ("Noah", "诺亚"),
-    ("Grace", "格蕾丝"),
-    ("Oscar", "奥斯卡"),
-    ("Chloe", "克洛伊"),
-]
 CITIES: list[Pair] = [
     ("Beijing", "北京"),
     ("Shanghai", "上海"),

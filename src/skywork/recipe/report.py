@@ -137,6 +137,31 @@ def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
     return Section("Corpus", blocks)
 
 
+def _collected(ctx: StageContext, names: list[str]) -> Section | None:
+    """What the collect stages gathered, per source (documents, characters, skipped lines by reason)."""
+    rows = []
+    for name in names:
+        sources = ((read_state(ctx.run_dir, name) or {}).get("result") or {}).get("sources") or {}
+        for source, info in sources.items():
+            skipped = ", ".join(f"{k}: {v}" for k, v in (info.get("skipped") or {}).items()) or "–"
+            rows.append(
+                [
+                    source,
+                    _fmt(info.get("documents")),
+                    _fmt(info.get("chars")),
+                    str(len(info.get("files", []))),
+                    skipped,
+                ]
+            )
+    if not rows:
+        return None
+    blocks: list[tuple[str, Any]] = [
+        ("p", "Input sources brought into JSONL documents by the collect stage, before cleaning."),
+        ("table", (["source", "documents", "characters", "files", "skipped"], rows)),
+    ]
+    return Section("Collected sources", blocks)
+
+
 def _read_ids(path: Path) -> dict[str, str]:
     """id -> filter reason of the documents under a data stage's excluded/ directory."""
     from skywork.recipe.stages import capability
@@ -264,7 +289,9 @@ def _tokenizer(ctx: StageContext, names: list[str], domain_files: dict[str, str]
                 texts = [row["text"] for row in read_jsonl(path, required=("text",))][:200]
                 chars = sum(len(t) for t in texts)
                 utf8 = sum(len(t.encode("utf-8")) for t in texts)
-                tokens = sum(len(tokenizer.encode(t, add_special_tokens=False)) for t in texts)
+                tokens = sum(  # whole documents (verbose=False: no model-length warning)
+                    len(tokenizer.encode(t, add_special_tokens=False, verbose=False)) for t in texts
+                )
                 rows.append(
                     [
                         domain,
@@ -482,6 +509,33 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             )
         )
         blocks.append(("table", (["model", "L_test", "L_train", "L_ref", "Δ1", "Δ2", "verdict"], leak_rows)))
+    benches = sorted({bench for entry in results.values() for bench in entry.get("mcq") or {}})
+    if benches:
+        mcq_rows = []
+        for label, entry in results.items():
+            row = [label]
+            for bench in benches:
+                r = (entry.get("mcq") or {}).get(bench) or {}
+                row.append(f"{_fmt(100 * r['accuracy'], 1)}% (n={r.get('n')})" if "accuracy" in r else "–")
+            mcq_rows.append(row)
+        blocks.append(
+            (
+                "p",
+                "Multiple-choice benchmarks with the official protocol (5-shot, answer = argmax over the A-D "
+                "token logits); a `limit` in the recipe evaluates only the first questions of each subject.",
+            )
+        )
+        blocks.append(("table", (["model", *benches], mcq_rows)))
+    gsm_rows = [
+        [label, _fmt(100 * g["accuracy"], 1) + "%", str(g.get("n")), str(g.get("no_answer", "–"))]
+        for label, entry in results.items()
+        if (g := entry.get("gsm8k"))
+    ]
+    if gsm_rows:
+        blocks.append(
+            ("p", "GSM8K: greedy generation with the official few-shot prompt; exact match of the answer.")
+        )
+        blocks.append(("table", (["model", "accuracy", "n", "no answer"], gsm_rows)))
     if not blocks:
         blocks.append(("p", "The evaluation stage returned no loss or leakage results."))
     return Section("Evaluation", blocks)
@@ -609,6 +663,7 @@ def build_report(config: Any, ctx: StageContext) -> dict:
         sections[0].blocks.append(("img", (f"{img_dir.name}/{time_png}", "time per stage")))
     for part in (
         _corpus(ctx, kinds.get("demo_corpus", [])),
+        _collected(ctx, kinds.get("collect", [])),
         _data(ctx, kinds.get("data", []), config.defect_labels, img_dir),
         _tokenizer(ctx, kinds.get("tokenizer", []), domain_files),
         _training(ctx, kinds.get("pretrain", []), img_dir),

@@ -158,7 +158,11 @@ def _substitute(
 
 
 def _get_dotted(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
+    """``a.b`` of nested dataclasses / dicts; through a list it gives the list of each item's value."""
+    parts = dotted.split(".")
+    for index, part in enumerate(parts):
+        if isinstance(data, (list, tuple)):
+            return [_get_dotted(item, ".".join(parts[index:])) for item in data]
         if dataclasses.is_dataclass(data):
             data = getattr(data, part, None)
         elif isinstance(data, dict):

@@ -19,7 +19,7 @@ from typing import Any
 from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
 from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
 from skywork.utils.config import field
-from skywork.utils.io import atomic_write_json
+from skywork.utils.io import InputError, atomic_write_json
 
 CAPABILITIES = {
     "skywork.data.pipeline": "the data pipeline (issue 5)",
@@ -66,6 +66,24 @@ def _run_corpus(config: DemoCorpusConfig, ctx: StageContext) -> dict:
         )
     ctx.log.info("corpus files: %s", json.dumps(manifest["files"]))
     return {"files": manifest["files"], "defects": manifest["defects"], "valid": manifest["valid"]}
+
+
+# -------------------------------------------------------------------------------------------- collect
+
+
+def _run_collect(config: Any, ctx: StageContext) -> dict:
+    from skywork.recipe.collect import collect
+
+    summary = collect(config, ctx.stage_dir)
+    for name, entry in summary.items():
+        ctx.console.print(f"{name}: {entry['documents']:,} documents, {entry['chars']:,} characters")
+    return {"sources": summary}
+
+
+def _collect_config() -> type:
+    from skywork.recipe.collect import CollectConfig
+
+    return CollectConfig
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -154,6 +172,32 @@ class LeakageFiles:
 
 
 @dataclass
+class MCQBench:
+    """One multiple-choice benchmark with the official protocol (report Tables 3-5): C-Eval, CMMLU or MMLU."""
+
+    bench: str = field(help="ceval, cmmlu or mmlu.")
+    data_dir: str = field(
+        help="Benchmark folder holding the dev/ (few-shot) and val/ (C-Eval) or test/ (CMMLU, MMLU) CSVs."
+    )
+    shots: int = field(5, help="Few-shot examples from dev/ (the report: 5).")
+    subjects: list[str] | None = field(None, help="Only these subjects (None: every CSV of the split).")
+    limit: int | None = field(
+        None, help="Only the first N questions per subject (quick runs; not the official protocol)."
+    )
+
+
+@dataclass
+class GSM8KSection:
+    """GSM8K accuracy by greedy generation with the official 8-shot prompt (report Table 3)."""
+
+    data: str = field(help="JSONL with question and answer ('#### N') fields, e.g. GSM8K test.jsonl.")
+    shots: int = field(8, help="Few-shot examples taken from the prompt file.")
+    prompt_file: str | None = field(None, help="Few-shot prompt (default: the official gsm8k_prompt.txt).")
+    max_new_tokens: int = field(256, help="Longest generated solution.")
+    limit: int | None = field(None, help="Only the first N questions (quick runs).")
+
+
+@dataclass
 class EvaluateConfig:
     """Domain loss / perplexity (report Table 6) and the leakage test (Table 8) for one or more models."""
 
@@ -164,6 +208,10 @@ class EvaluateConfig:
         default_factory=dict, help="Domain name -> JSONL file with a 'text' field (held-out validation sets)."
     )
     leakage: LeakageFiles | None = field(None, help="Train / test / reference splits for the leakage test.")
+    mcq: list[MCQBench] = field(
+        default_factory=list, help="Multiple-choice benchmarks (C-Eval, CMMLU, MMLU)."
+    )
+    gsm8k: GSM8KSection | None = field(None, help="GSM8K accuracy by greedy generation.")
     tokenizer_dir: str | None = field(None, help="Tokenizer directory (default: each model directory).")
     max_chars: int = field(
         1365, help="Each text is cut to its first N characters (the official eval_loss rule)."
@@ -171,6 +219,17 @@ class EvaluateConfig:
     max_docs: int | None = field(None, help="Use at most N documents per file (None: all).")
     batch_size: int = field(8, help="Texts per forward pass.")
     dtype: str = field("fp32", help="Model weights dtype: fp32, bf16 or fp16.")
+    device: str = field("auto", help="auto (cuda if available), cpu or cuda.")
+
+    def validate(self) -> None:
+        """Fail before any model loads when a benchmark name is wrong (the runner calls this at load)."""
+        benches = capability("skywork.eval.mcq", "BENCHES") if self.mcq else ()
+        for i, item in enumerate(self.mcq):
+            if item.bench not in benches:
+                raise InputError(
+                    f"unknown benchmark {item.bench!r} (one of: {', '.join(benches)})",
+                    field=f"mcq[{i}].bench",
+                )
 
 
 def _evaluate_config() -> type:
@@ -184,11 +243,18 @@ def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
 
     evaluate_loss = capability("skywork.eval.loss", "evaluate_loss")
     leakage_test = capability("skywork.eval.leakage", "leakage_test") if config.leakage else None
+    evaluate_mcq = capability("skywork.eval.mcq", "evaluate_mcq") if config.mcq else None
+    evaluate_gsm8k = capability("skywork.eval.gsm8k", "evaluate_gsm8k") if config.gsm8k else None
 
+    import torch
+
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     results: dict[str, Any] = {}
     for label, model_dir in config.models.items():
         ctx.console.print(f"evaluating {label}: {model_dir}")
-        model = load_model(model_dir, dtype=config.dtype)
+        model = load_model(model_dir, dtype=config.dtype, device=device)
         tokenizer = tok.load(config.tokenizer_dir or model_dir)
         entry: dict[str, Any] = {"model_dir": model_dir}
         if config.domains:
@@ -210,6 +276,31 @@ def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
                 max_chars=config.max_chars,
                 batch_size=config.batch_size,
                 max_samples=config.max_docs,
+            )
+        for bench in config.mcq:
+            ctx.console.print(f"  {bench.bench} ({bench.shots}-shot)")
+            entry.setdefault("mcq", {})[bench.bench] = evaluate_mcq(
+                model,
+                tokenizer,
+                bench.bench,
+                bench.data_dir,
+                shots=bench.shots,
+                subjects=bench.subjects,
+                batch_size=config.batch_size,
+                limit=bench.limit,
+            )
+        if config.gsm8k:
+            ctx.console.print(f"  gsm8k ({config.gsm8k.shots}-shot, greedy)")
+            entry["gsm8k"] = evaluate_gsm8k(
+                model,
+                tokenizer,
+                config.gsm8k.data,
+                shots=config.gsm8k.shots,
+                prompt_file=config.gsm8k.prompt_file,
+                max_new_tokens=config.gsm8k.max_new_tokens,
+                batch_size=config.batch_size,
+                limit=config.gsm8k.limit,
+                log_path=ctx.stage_dir / f"gsm8k-{label}.jsonl",
             )
         results[label] = entry
         del model
@@ -248,6 +339,13 @@ KINDS: dict[str, StageKind] = {
         input_fields=("stdlib_dir",),
         help="Generate the embedded bilingual demo corpus with planted defects (no downloads).",
     ),
+    "collect": StageKind(
+        "collect",
+        _collect_config,
+        _run_collect,
+        input_fields=("sources.files",),
+        help="Plain-text / JSONL files of any layout -> JSONL documents {id, text, source, lang} for the data stage.",
+    ),
     "data": StageKind(
         "data",
         _data_config,
@@ -282,7 +380,15 @@ KINDS: dict[str, StageKind] = {
         "evaluate",
         _evaluate_config,
         _run_evaluate,
-        input_fields=("models", "domains", "leakage", "tokenizer_dir"),
+        input_fields=(
+            "models",
+            "domains",
+            "leakage",
+            "tokenizer_dir",
+            "mcq.data_dir",
+            "gsm8k.data",
+            "gsm8k.prompt_file",
+        ),
         help="Domain loss / perplexity and the leakage test: skywork.eval.loss and skywork.eval.leakage.",
     ),
     "report": StageKind(

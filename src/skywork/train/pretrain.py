@@ -172,7 +172,8 @@ def _rows_from_jsonl(path: Path, tokenizer, seq_len: int, max_rows: int) -> list
 
     docs, total, skipped = [], 0, {}
     for text in iter_texts(path, "text", skipped):
-        ids = [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"]
+        # A whole document, cut into seq_len rows below (verbose=False: no model-length warning).
+        ids = [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         docs.append(np.asarray(ids + [tokenizer.eos_token_id], dtype=np.int64))
         total += len(docs[-1])
         if total >= seq_len * max_rows:

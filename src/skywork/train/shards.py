@@ -177,7 +177,9 @@ def _write_stream(
 
     def write_batch(texts: list[str]) -> None:
         nonlocal total_docs, total_tokens
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # Whole documents, packed into rows later: verbose=False drops transformers' "longer than the
+        # specified maximum sequence length" warning, which is about model inputs, not corpus text.
+        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
         for ids in encoded:
             if len(ids) < min_tokens:
                 skipped["too_short"] = skipped.get("too_short", 0) + 1
