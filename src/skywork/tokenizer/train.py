@@ -60,7 +60,17 @@ class TokenizerTrainConfig:
         help="Reserved tokens: <unk>, <s>, </s>, [USER], [BOT], [SEP], <pad>, then <reserved_N> slots (>= 7).",
     )
     min_word_count: int = field(2, help="A corpus word must occur at least this often to be a candidate.")
-    max_word_length: int = field(6, help="Longest Chinese word (characters) considered.")
+    max_word_length: int = field(6, help="Longest Chinese word or phrase (characters) considered.")
+    max_phrase_words: int = field(
+        3,
+        help="Candidates include runs of up to this many adjacent jieba words (phrases such as 同比 + 增长, "
+        "at most max_word_length characters); 1 = single jieba words only.",
+    )
+    selection_rounds: int = field(
+        8,
+        help="Rounds of re-ranking the chosen words by how often encoding the segmented Chinese sample really "
+        "produces them (one token saved per use); 1 = rank by corpus count only.",
+    )
     dictionary_fill: bool = field(
         True,
         help="Fill missing characters/words from jieba's own dictionary frequencies when the corpus is small.",
@@ -100,6 +110,9 @@ class TokenizerTrainConfig:
         for name in ("chinese_chars", "chinese_words"):
             if getattr(self, name) < 0:
                 raise InputError("must be >= 0", field=name)
+        for name in ("max_phrase_words", "selection_rounds"):
+            if getattr(self, name) < 1:
+                raise InputError("must be >= 1", field=name)
         if self.chinese_words and not self.chinese_chars:
             raise InputError(
                 "Chinese words need Chinese characters (chinese_chars > 0)", field="chinese_words"
@@ -266,26 +279,75 @@ def select_chinese_chars(
     }
 
 
-def count_corpus_words(lines: list[str], max_len: int, hmm: bool) -> Counter:
-    """Multi-character, all-ideograph words of jieba's segmentation of ``lines``."""
+def count_corpus_words(
+    lines: list[str], max_len: int, hmm: bool, max_phrase_words: int = 1
+) -> tuple[Counter, Counter]:
+    """Word and phrase counts of jieba's segmentation of ``lines``.
+
+    Words: multi-character, all-ideograph jieba words of at most ``max_len`` characters. Phrases: runs of 2 to
+    ``max_phrase_words`` adjacent all-ideograph jieba words (single characters included, e.g. 的 + 一个) of at most
+    ``max_len`` characters; a plain BPE learns such cross-word pieces from pair counts, so they are candidates too.
+    """
     import logging
 
     import jieba
     from tqdm import tqdm
 
     jieba.setLogLevel(logging.WARNING)
-    counts: Counter = Counter()
+    words: Counter = Counter()
+    phrases: Counter = Counter()
     # A bar on terminals only (disable=None): segmentation is the slow part of training (~170k characters/s).
     for line in tqdm(lines, desc="jieba", unit=" lines", disable=None, leave=False):
-        for word in jieba.cut(line, HMM=hmm):
-            if 2 <= len(word) <= max_len and all(is_cjk_ideograph(ch) for ch in word):
-                counts[word] += 1
-    return counts
+        run: list[str] = []  # the current run of adjacent all-ideograph jieba words
+        for word in [*jieba.cut(line, HMM=hmm), ""]:
+            if word and all(is_cjk_ideograph(ch) for ch in word):
+                if 2 <= len(word) <= max_len:
+                    words[word] += 1
+                run.append(word)
+                for n in range(2, min(max_phrase_words, len(run)) + 1):
+                    phrase = "".join(run[-n:])
+                    if len(phrase) > max_len:
+                        break
+                    phrases[phrase] += 1
+            else:
+                run = []
+    return words, phrases
 
 
 def _reachable(word: str, pieces: set[str]) -> bool:
     """BPE can only build ``word`` by merging two existing pieces."""
     return any(word[:cut] in pieces and word[cut:] in pieces for cut in range(1, len(word)))
+
+
+def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> list[str]:
+    """The first ``count`` words of ``ranked`` that BPE can reach, in rank order.
+
+    A word whose two halves are not pieces yet (e.g. 净利润 ranked above 利润) waits and is taken as soon as a later
+    word completes a split, instead of being skipped for good: its rank says it is worth more than that word.
+    """
+    pieces = set(pieces)
+    chosen: list[str] = []
+    waiting: dict[str, list[str]] = {}  # missing half -> words waiting for it
+    for word in ranked:
+        if len(chosen) >= count:
+            break
+        if word in pieces:
+            continue
+        if not _reachable(word, pieces):
+            for cut in range(1, len(word)):
+                waiting.setdefault(word[:cut], []).append(word)
+                waiting.setdefault(word[cut:], []).append(word)
+            continue
+        unlocked = [word]
+        while unlocked and len(chosen) < count:
+            new = unlocked.pop()
+            if new in pieces:
+                continue
+            chosen.append(new)
+            pieces.add(new)
+            unlocked += [w for w in waiting.pop(new, ()) if w not in pieces and _reachable(w, pieces)]
+    position = {w: i for i, w in enumerate(ranked)}
+    return sorted(chosen, key=position.__getitem__)
 
 
 def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
@@ -319,78 +381,86 @@ def select_chinese_words(
     count: int,
     config: TokenizerTrainConfig,
     usage_lines: list[str] = (),
-    max_rounds: int = 8,
+    phrase_counts: Counter | None = None,
+    max_repair_rounds: int = 8,
 ) -> tuple[list[str], dict]:
-    """Pick ``count`` words, each reachable by a BPE merge and verified to encode as a single piece.
+    """Pick ``count`` words (and phrases), each reachable by a BPE merge and verified to encode as one piece.
 
-    While untried corpus candidates remain, corpus words that never appear when ``usage_lines`` are encoded (a
-    competing merge always wins in running text) are replaced too: a vocabulary slot is only worth its use.
+    Round 1 ranks the corpus candidates by count. Each later round (up to ``config.selection_rounds``) re-ranks the
+    words chosen so far by how often encoding ``usage_lines`` really produces them: every use of a BPE merge saves
+    exactly one token, so that use count is the word's worth, while a raw count overstates words whose text a
+    competing merge takes. Unproven candidates keep their raw count, so they replace words whose use fell below it.
+    Words that do not encode alone as one piece are dropped until none remain.
     """
     existing = {p.piece for p in base.pieces}
-    ranked = [
-        w
-        for w, c in sorted(corpus_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        if c >= config.min_word_count
-    ]
-    n_corpus_candidates = len(ranked)
+    phrase_counts = phrase_counts or Counter()
+    words_and_phrases = corpus_counts + phrase_counts
+    score = {
+        w: c
+        for w, c in words_and_phrases.items()
+        if c >= config.min_word_count and w not in existing and all(ch in existing for ch in w)
+    }
+    n_corpus_candidates = len(score)
+    dictionary: list[str] = []
     if config.dictionary_fill:
-        in_corpus = set(ranked)
-        ranked += [
+        dictionary = [
             w
             for w, _ in sorted(_jieba_dictionary(), key=lambda kv: (-kv[1], kv[0]))
             if 2 <= len(w) <= config.max_word_length
-            and w not in in_corpus
-            and all(is_cjk_ideograph(ch) for ch in w)
+            and w not in score
+            and w not in existing
+            and all(is_cjk_ideograph(ch) and ch in existing for ch in w)
         ]
-    source = {w: ("corpus" if i < n_corpus_candidates else "dictionary") for i, w in enumerate(ranked)}
-    candidates = [w for w in ranked if w not in existing and all(ch in existing for ch in w)]
-    corpus_end = sum(source[w] == "corpus" for w in candidates)  # corpus candidates come first
 
-    chosen: list[str] = []
-    pieces = set(existing)
-    dropped: set[str] = set()
-    unused_replaced = 0
-    next_index = 0
-    rounds = 0
     first_score = min(p.score for p in base.pieces) - 1
+    dropped: set[str] = set()  # words that did not encode alone as one piece
+    first_choice: set[str] = set()
+    rounds = 0
     while True:
         rounds += 1
-        while len(chosen) < count and next_index < len(candidates):
-            word = candidates[next_index]
-            next_index += 1
-            if word not in dropped and _reachable(word, pieces):
-                chosen.append(word)
-                pieces.add(word)
+        ranked = sorted((w for w in score if w not in dropped), key=lambda w: (-score[w], w))
+        # Dictionary words rank below every corpus word in use and above the corpus words never used.
+        used = [w for w in ranked if score[w] > 0]
+        ranked = used + [w for w in dictionary if w not in dropped] + ranked[len(used) :]
+        chosen = _take_reachable(ranked, count, existing)
+        if len(chosen) < count:
+            raise InputError(
+                f"only {len(chosen)} usable Chinese words found, {count} asked"
+                + ("" if config.dictionary_fill else " (dictionary_fill is off)"),
+                field="chinese_words",
+            )
+        if rounds == 1:
+            first_choice = set(chosen)
         sp = _processor(_append_pieces(base, chosen, first_score))
-        ok = _encodes_as_itself(sp, chosen)
-        failed = [w for w, good in zip(chosen, ok, strict=True) if not good]
-        n_unused = 0
-        if usage_lines and next_index < corpus_end and rounds < max_rounds:
-            used = _used_ids(sp, usage_lines)
-            keep = [good and sp.piece_to_id(w) in used for w, good in zip(chosen, ok, strict=True)]
-            n_unused = ok.count(True) - keep.count(True)
-            ok = keep
-        if all(ok) or rounds >= max_rounds or next_index >= len(candidates):
+        failed = [w for w, ok in zip(chosen, _encodes_as_itself(sp, chosen), strict=True) if not ok]
+        dropped.update(failed)
+        selecting = rounds < config.selection_rounds and usage_lines
+        if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
-        unused_replaced += n_unused
-        dropped.update(w for w, good in zip(chosen, ok, strict=True) if not good)
-        chosen = [w for w, good in zip(chosen, ok, strict=True) if good]
-        pieces = existing | set(chosen)
-    if len(chosen) < count:
-        raise InputError(
-            f"only {len(chosen)} usable Chinese words found, {count} asked"
-            + ("" if config.dictionary_fill else " (dictionary_fill is off)"),
-            field="chinese_words",
-        )
+        if selecting:
+            uses = _use_counts(sp, usage_lines)
+            for word in chosen:
+                if word in score:
+                    score[word] = uses[sp.piece_to_id(word)]
+    in_corpus = set(score)
     return chosen, {
-        "from_corpus": sum(source[w] == "corpus" for w in chosen),
-        "from_dictionary": sum(source[w] == "dictionary" for w in chosen),
+        "from_corpus": sum(w in in_corpus for w in chosen),
+        "from_dictionary": sum(w not in in_corpus for w in chosen),
+        "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
         "corpus_candidates": n_corpus_candidates,
-        "replaced_not_produced": len(dropped) - unused_replaced,
-        "replaced_unused": unused_replaced,
+        "replaced_not_produced": len(dropped) - len(failed),
+        "replaced_by_use": len(first_choice - set(chosen)),
         "not_produced_alone": len(failed),
         "rounds": rounds,
     }
+
+
+def _use_counts(sp: spm.SentencePieceProcessor, lines: list[str]) -> Counter:
+    """How often each piece id is produced when encoding ``lines``."""
+    uses: Counter = Counter()
+    for encoded in sp.encode(list(lines)):
+        uses.update(encoded)
+    return uses
 
 
 def _used_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> set[int]:
@@ -452,9 +522,13 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
         to_segment = _even_sample(chinese_lines, config.max_chinese_chars)
         stats.chinese_chars_segmented = sum(len(line) for line in to_segment)
         progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
-        counts = count_corpus_words(to_segment, config.max_word_length, config.jieba_hmm)
+        counts, phrases = count_corpus_words(
+            to_segment, config.max_word_length, config.jieba_hmm, config.max_phrase_words
+        )
         timings["jieba_s"] = time.perf_counter() - t0
-        words, word_info = select_chinese_words(with_chars, counts, config.chinese_words, config, to_segment)
+        words, word_info = select_chinese_words(
+            with_chars, counts, config.chinese_words, config, to_segment, phrases
+        )
     proto = _append_pieces(with_chars, words, min(p.score for p in with_chars.pieces) - 1)
     timings["chinese_words_s"] = time.perf_counter() - t0
     if len(proto.pieces) != config.vocab_size:  # pragma: no cover - guarded by the selections above
