@@ -319,35 +319,59 @@ def _reachable(word: str, pieces: set[str]) -> bool:
     return any(word[:cut] in pieces and word[cut:] in pieces for cut in range(1, len(word)))
 
 
-def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> list[str]:
-    """The first ``count`` words of ``ranked`` that BPE can reach, in rank order.
+def _helper_half(word: str, pieces: set[str]) -> str | None:
+    """The shortest missing half of ``word`` that BPE can reach now and that makes ``word`` reachable."""
+    best = None
+    for cut in range(1, len(word)):
+        for have, need in ((word[:cut], word[cut:]), (word[cut:], word[:cut])):
+            if have in pieces and need not in pieces and len(need) >= 2 and _reachable(need, pieces):
+                if best is None or len(need) < len(best):
+                    best = need
+    return best
 
-    A word whose two halves are not pieces yet (e.g. 净利润 ranked above 利润) waits and is taken as soon as a later
-    word completes a split, instead of being skipped for good: its rank says it is worth more than that word.
+
+def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> tuple[list[str], dict[str, str]]:
+    """The first ``count`` words of ``ranked`` that BPE can reach, in rank order, and the helpers added
+    (helper -> the word it completes).
+
+    SentencePiece BPE builds a word only by merging two pieces, so a plain BPE keeps the intermediate pieces of its
+    long pieces. A word without a split into two pieces (e.g. 亚运会 when neither 亚运 nor 运会 is chosen) takes a
+    reachable half with it as a helper (two slots); a word with no such half waits until a later word completes
+    a split. Helpers are substrings of corpus words, and the use rounds measure them like any other word.
     """
     pieces = set(pieces)
     chosen: list[str] = []
-    waiting: dict[str, list[str]] = {}  # missing half -> words waiting for it
-    for word in ranked:
+    helpers: dict[str, str] = {}
+    position: dict[str, float] = {}
+    waiting: dict[str, list[tuple[int, str]]] = {}  # missing half -> (rank, word) waiting for it
+
+    def take(word: str, rank: float) -> None:
+        unlocked = [(rank, word)]
+        while unlocked and len(chosen) < count:
+            rank, new = unlocked.pop()
+            if new in pieces:
+                continue
+            chosen.append(new)
+            pieces.add(new)
+            position[new] = rank
+            unlocked += [(r, w) for r, w in waiting.pop(new, ()) if w not in pieces and _reachable(w, pieces)]
+
+    for rank, word in enumerate(ranked):
         if len(chosen) >= count:
             break
         if word in pieces:
             continue
         if not _reachable(word, pieces):
-            for cut in range(1, len(word)):
-                waiting.setdefault(word[:cut], []).append(word)
-                waiting.setdefault(word[cut:], []).append(word)
-            continue
-        unlocked = [word]
-        while unlocked and len(chosen) < count:
-            new = unlocked.pop()
-            if new in pieces:
+            helper = _helper_half(word, pieces)
+            if helper is None or len(chosen) + 2 > count:
+                for cut in range(1, len(word)):
+                    waiting.setdefault(word[:cut], []).append((rank, word))
+                    waiting.setdefault(word[cut:], []).append((rank, word))
                 continue
-            chosen.append(new)
-            pieces.add(new)
-            unlocked += [w for w in waiting.pop(new, ()) if w not in pieces and _reachable(w, pieces)]
-    position = {w: i for i, w in enumerate(ranked)}
-    return sorted(chosen, key=position.__getitem__)
+            helpers[helper] = word
+            take(helper, rank - 0.5)
+        take(word, rank)
+    return sorted(chosen, key=position.__getitem__), helpers
 
 
 def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
@@ -400,7 +424,7 @@ def select_chinese_words(
         for w, c in words_and_phrases.items()
         if c >= config.min_word_count and w not in existing and all(ch in existing for ch in w)
     }
-    n_corpus_candidates = len(score)
+    corpus_candidates = set(score)
     dictionary: list[str] = []
     if config.dictionary_fill:
         dictionary = [
@@ -415,6 +439,7 @@ def select_chinese_words(
     first_score = min(p.score for p in base.pieces) - 1
     dropped: set[str] = set()  # words that did not encode alone as one piece
     first_choice: set[str] = set()
+    helpers: dict[str, str] = {}  # half taken to make a word reachable -> that word
     rounds = 0
     while True:
         rounds += 1
@@ -422,7 +447,8 @@ def select_chinese_words(
         # Dictionary words rank below every corpus word in use and above the corpus words never used.
         used = [w for w in ranked if score[w] > 0]
         ranked = used + [w for w in dictionary if w not in dropped] + ranked[len(used) :]
-        chosen = _take_reachable(ranked, count, existing)
+        chosen, new_helpers = _take_reachable(ranked, count, existing)
+        helpers.update((h, w) for h, w in new_helpers.items() if h not in helpers)
         if len(chosen) < count:
             raise InputError(
                 f"only {len(chosen)} usable Chinese words found, {count} asked"
@@ -440,14 +466,19 @@ def select_chinese_words(
         if selecting:
             uses = _use_counts(sp, usage_lines)
             for word in chosen:
-                if word in score:
+                if word in score or word in helpers:
                     score[word] = uses[sp.piece_to_id(word)]
-    in_corpus = set(score)
+
+    def from_corpus(word: str) -> bool:
+        return word in corpus_candidates or (word in helpers and from_corpus(helpers[word]))
+
+    n_from_corpus = sum(map(from_corpus, chosen))
     return chosen, {
-        "from_corpus": sum(w in in_corpus for w in chosen),
-        "from_dictionary": sum(w not in in_corpus for w in chosen),
+        "from_corpus": n_from_corpus,
+        "from_dictionary": count - n_from_corpus,
+        "helpers": sum(w in helpers and w not in corpus_candidates for w in chosen),
         "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
-        "corpus_candidates": n_corpus_candidates,
+        "corpus_candidates": len(corpus_candidates),
         "replaced_not_produced": len(dropped) - len(failed),
         "replaced_by_use": len(first_choice - set(chosen)),
         "not_produced_alone": len(failed),
