@@ -464,10 +464,10 @@ def select_chinese_words(
         if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
         if selecting:
-            uses = _use_counts(sp, usage_lines)
+            worth = _worth(sp, chosen, usage_lines)
             for word in chosen:
                 if word in score or word in helpers:
-                    score[word] = uses[sp.piece_to_id(word)]
+                    score[word] = worth[word]
 
     def from_corpus(word: str) -> bool:
         return word in corpus_candidates or (word in helpers and from_corpus(helpers[word]))
@@ -486,12 +486,39 @@ def select_chinese_words(
     }
 
 
-def _use_counts(sp: spm.SentencePieceProcessor, lines: list[str]) -> Counter:
-    """How often each piece id is produced when encoding ``lines``."""
+def _last_merge(sp: spm.SentencePieceProcessor, word: str) -> tuple[str, str] | None:
+    """The two pieces SentencePiece BPE merges last when it builds ``word`` (highest-scoring pair first)."""
+    symbols = list(word)
+    while len(symbols) > 1:
+        best, best_score = -1, -math.inf
+        for i in range(len(symbols) - 1):
+            merged = symbols[i] + symbols[i + 1]
+            piece_id = sp.piece_to_id(merged)
+            if piece_id != sp.unk_id() and sp.get_score(piece_id) > best_score:
+                best, best_score = i, sp.get_score(piece_id)
+        if best < 0:
+            return None
+        if len(symbols) == 2:
+            return symbols[0], symbols[1]
+        symbols[best : best + 2] = [symbols[best] + symbols[best + 1]]
+    return None
+
+
+def _worth(sp: spm.SentencePieceProcessor, words: list[str], lines: list[str]) -> Counter:
+    """Tokens each word saves on ``lines``: its own uses, plus the worth of the words merged from it.
+
+    Every use of a BPE merge saves one token. A piece that is mostly an intermediate step (人工 inside 人工智能)
+    is seldom output itself, yet removing it would make the longer words unreachable, so it inherits their worth.
+    """
     uses: Counter = Counter()
     for encoded in sp.encode(list(lines)):
         uses.update(encoded)
-    return uses
+    worth = Counter({w: uses[sp.piece_to_id(w)] for w in words})
+    for word in sorted(words, key=len, reverse=True):  # a word's worth is final before its halves inherit it
+        for half in _last_merge(sp, word) or ():
+            if half in worth:
+                worth[half] += worth[word]
+    return worth
 
 
 def _used_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> set[int]:
