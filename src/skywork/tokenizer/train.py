@@ -10,10 +10,13 @@ subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No tra
    encoding text never produces);
 3. appends the most frequent characters of the Chinese side that the Latin part lacks (CJK ideographs and the
    full-width punctuation Chinese text uses);
-4. appends frequent multi-character Chinese words from jieba segmentation, then jieba's own dictionary when the
-   corpus is too small. SentencePiece BPE only produces a multi-character piece by merging two existing pieces,
-   so a word is only added when such a split exists, and after building the model every word is encoded on its
-   own: words that do not come out as one piece are replaced by the next candidates until all do.
+4. appends frequent multi-character Chinese words from jieba segmentation, and phrases of up to
+   ``max_phrase_words`` adjacent jieba words, then jieba's own dictionary when the corpus is too small.
+   SentencePiece BPE only produces a multi-character piece by merging two existing pieces, so a word is only
+   taken with such a split (waiting for a later word, or bringing a reachable half along as a helper). Candidates
+   are ranked by corpus count, then for ``selection_rounds`` rounds by their worth when the Chinese sample is
+   encoded (uses, plus the worth of the words merged from them: each BPE merge saves one token per use). After
+   building the model every word is encoded on its own; words that do not come out as one piece are replaced.
 
 The result is written with the HF files (see :func:`write_tokenizer_dir`).
 """
