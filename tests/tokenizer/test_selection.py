@@ -7,7 +7,13 @@ import sentencepiece as spm
 
 from skywork.testing import _ZH
 from skywork.tokenizer.corpus import is_cjk_ideograph
-from skywork.tokenizer.train import _last_merge, _take_reachable, _worth, count_corpus_words
+from skywork.tokenizer.train import (
+    _last_merge,
+    _normal_piece_scores,
+    _take_reachable,
+    _worth,
+    count_corpus_words,
+)
 
 
 def test_phrases_join_adjacent_jieba_words_and_stop_at_punctuation():
@@ -40,8 +46,9 @@ def test_intermediate_pieces_inherit_the_worth_of_words_built_from_them(small_to
     out, _ = small_tokenizer
     sp = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
     words = [sp.id_to_piece(i) for i in range(1017, 1217)]
-    worth = _worth(sp, words, list(_ZH) * 3)
-    merged = [(w, _last_merge(sp, w)) for w in words if len(w) >= 3]
+    worth, _ = _worth(sp, words, list(_ZH) * 3, set(words))
+    scores = _normal_piece_scores(sp)
+    merged = [(w, _last_merge(w, scores)) for w in words if len(w) >= 3]
     inherited = [(w, halves) for w, halves in merged if halves and any(h in worth for h in halves)]
     assert inherited, "the small tokenizer has words built from other words"
     for word, halves in inherited:

@@ -414,10 +414,11 @@ def select_chinese_words(
     """Pick ``count`` words (and phrases), each reachable by a BPE merge and verified to encode as one piece.
 
     Round 1 ranks the corpus candidates by count. Each later round (up to ``config.selection_rounds``) re-ranks the
-    words chosen so far by how often encoding ``usage_lines`` really produces them: every use of a BPE merge saves
-    exactly one token, so that use count is the word's worth, while a raw count overstates words whose text a
-    competing merge takes. Unproven candidates keep their raw count, so they replace words whose use fell below it.
-    Words that do not encode alone as one piece are dropped until none remain.
+    words chosen so far by their worth when ``usage_lines`` are encoded (see :func:`_worth`): every use of a BPE
+    merge saves exactly one token, while a raw count overstates words whose text a competing merge takes. The
+    other candidates are ranked by how often they are two adjacent tokens of that encoding (or keep their raw
+    count when they are not), so they replace words worth less. Words that do not encode alone as one piece are
+    dropped until none remain.
     """
     existing = {p.piece for p in base.pieces}
     phrase_counts = phrase_counts or Counter()
@@ -467,7 +468,9 @@ def select_chinese_words(
         if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
         if selecting:
-            worth = _worth(sp, chosen, usage_lines)
+            worth, pair_counts = _worth(sp, chosen, usage_lines, score)
+            for word, pairs in pair_counts.items():  # what merging two adjacent tokens into it would save now
+                score[word] = pairs
             for word in chosen:
                 if word in score or word in helpers:
                     score[word] = worth[word]
@@ -489,16 +492,24 @@ def select_chinese_words(
     }
 
 
-def _last_merge(sp: spm.SentencePieceProcessor, word: str) -> tuple[str, str] | None:
+def _normal_piece_scores(sp: spm.SentencePieceProcessor) -> dict[str, float]:
+    """Score of every normal piece (the ones BPE merges may produce)."""
+    return {
+        sp.id_to_piece(i): sp.get_score(i)
+        for i in range(sp.get_piece_size())
+        if not (sp.is_control(i) or sp.is_byte(i) or sp.is_unknown(i) or sp.is_unused(i))
+    }
+
+
+def _last_merge(word: str, scores: dict[str, float]) -> tuple[str, str] | None:
     """The two pieces SentencePiece BPE merges last when it builds ``word`` (highest-scoring pair first)."""
     symbols = list(word)
     while len(symbols) > 1:
         best, best_score = -1, -math.inf
         for i in range(len(symbols) - 1):
-            merged = symbols[i] + symbols[i + 1]
-            piece_id = sp.piece_to_id(merged)
-            if piece_id != sp.unk_id() and sp.get_score(piece_id) > best_score:
-                best, best_score = i, sp.get_score(piece_id)
+            score = scores.get(symbols[i] + symbols[i + 1])
+            if score is not None and score > best_score:
+                best, best_score = i, score
         if best < 0:
             return None
         if len(symbols) == 2:
@@ -507,21 +518,39 @@ def _last_merge(sp: spm.SentencePieceProcessor, word: str) -> tuple[str, str] | 
     return None
 
 
-def _worth(sp: spm.SentencePieceProcessor, words: list[str], lines: list[str]) -> Counter:
-    """Tokens each word saves on ``lines``: its own uses, plus the worth of the words merged from it.
+def _worth(
+    sp: spm.SentencePieceProcessor, words: list[str], lines: list[str], candidates: dict | set
+) -> tuple[Counter, Counter]:
+    """Tokens each word saves on ``lines``, and how often each candidate is two adjacent tokens there.
 
     Every use of a BPE merge saves one token. A piece that is mostly an intermediate step (人工 inside 人工智能)
     is seldom output itself, yet removing it would make the longer words unreachable, so it inherits their worth.
+    A candidate's adjacent-pair count is what adding it would save (the count a BPE trainer merges by); it is
+    lower than its raw count when the current words take part of its text.
     """
-    uses: Counter = Counter()
+    scores = _normal_piece_scores(sp)
+    piece_id = {piece: sp.piece_to_id(piece) for piece in scores}
+    by_pair = {}  # (left id, right id) -> the candidate they spell
+    for word in candidates:
+        for cut in range(1, len(word)):
+            left, right = piece_id.get(word[:cut]), piece_id.get(word[cut:])
+            if left is not None and right is not None:
+                by_pair[left, right] = word
+    flat: list[int] = []
     for encoded in sp.encode(list(lines)):
-        uses.update(encoded)
-    worth = Counter({w: uses[sp.piece_to_id(w)] for w in words})
+        flat += encoded
+        flat.append(-1)  # no pair across lines
+    uses = Counter(flat)
+    pair_counts: Counter = Counter()
+    for pair, n in Counter(zip(flat, flat[1:], strict=False)).items():
+        if pair in by_pair:
+            pair_counts[by_pair[pair]] += n
+    worth = Counter({w: uses[piece_id[w]] for w in words})
     for word in sorted(words, key=len, reverse=True):  # a word's worth is final before its halves inherit it
-        for half in _last_merge(sp, word) or ():
+        for half in _last_merge(word, scores) or ():
             if half in worth:
                 worth[half] += worth[word]
-    return worth
+    return worth, pair_counts
 
 
 def _used_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> set[int]:
