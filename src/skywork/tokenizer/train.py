@@ -486,7 +486,7 @@ def select_chinese_words(
         "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
         "corpus_candidates": len(corpus_candidates),
         "replaced_not_produced": len(dropped) - len(failed),
-        "replaced_by_use": len(first_choice - set(chosen)),
+        "replaced_by_use": len(first_choice - set(chosen) - dropped),
         "not_produced_alone": len(failed),
         "rounds": rounds,
     }
