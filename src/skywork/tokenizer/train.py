@@ -62,7 +62,9 @@ class TokenizerTrainConfig:
         17,
         help="Reserved tokens: <unk>, <s>, </s>, [USER], [BOT], [SEP], <pad>, then <reserved_N> slots (>= 7).",
     )
-    min_word_count: int = field(2, help="A corpus word must occur at least this often to be a candidate.")
+    min_word_count: int = field(
+        2, help="A corpus word or phrase must occur at least this often to be a candidate."
+    )
     max_word_length: int = field(6, help="Longest Chinese word or phrase (characters) considered.")
     max_phrase_words: int = field(
         3,
@@ -71,8 +73,8 @@ class TokenizerTrainConfig:
     )
     selection_rounds: int = field(
         8,
-        help="Rounds of re-ranking the chosen words by how often encoding the segmented Chinese sample really "
-        "produces them (one token saved per use); 1 = rank by corpus count only.",
+        help="Rounds of re-ranking the words by their worth when the segmented Chinese sample is encoded "
+        "(tokens saved: uses, plus the worth of the words merged from them); 1 = rank by corpus count only.",
     )
     dictionary_fill: bool = field(
         True,
