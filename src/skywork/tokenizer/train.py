@@ -10,10 +10,13 @@ subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No tra
    encoding text never produces);
 3. appends the most frequent characters of the Chinese side that the Latin part lacks (CJK ideographs and the
    full-width punctuation Chinese text uses);
-4. appends frequent multi-character Chinese words from jieba segmentation, then jieba's own dictionary when the
-   corpus is too small. SentencePiece BPE only produces a multi-character piece by merging two existing pieces,
-   so a word is only added when such a split exists, and after building the model every word is encoded on its
-   own: words that do not come out as one piece are replaced by the next candidates until all do.
+4. appends frequent multi-character Chinese words from jieba segmentation, and phrases of up to
+   ``max_phrase_words`` adjacent jieba words, then jieba's own dictionary when the corpus is too small.
+   SentencePiece BPE only produces a multi-character piece by merging two existing pieces, so a word is only
+   taken with such a split (waiting for a later word, or bringing a reachable half along as a helper). Candidates
+   are ranked by corpus count, then for ``selection_rounds`` rounds by their worth when the Chinese sample is
+   encoded (uses, plus the worth of the words merged from them: each BPE merge saves one token per use). After
+   building the model every word is encoded on its own; words that do not come out as one piece are replaced.
 
 The result is written with the HF files (see :func:`write_tokenizer_dir`).
 """
@@ -59,8 +62,20 @@ class TokenizerTrainConfig:
         17,
         help="Reserved tokens: <unk>, <s>, </s>, [USER], [BOT], [SEP], <pad>, then <reserved_N> slots (>= 7).",
     )
-    min_word_count: int = field(2, help="A corpus word must occur at least this often to be a candidate.")
-    max_word_length: int = field(6, help="Longest Chinese word (characters) considered.")
+    min_word_count: int = field(
+        2, help="A corpus word or phrase must occur at least this often to be a candidate."
+    )
+    max_word_length: int = field(6, help="Longest Chinese word or phrase (characters) considered.")
+    max_phrase_words: int = field(
+        3,
+        help="Candidates include runs of up to this many adjacent jieba words (phrases such as 同比 + 增长, "
+        "at most max_word_length characters); 1 = single jieba words only.",
+    )
+    selection_rounds: int = field(
+        8,
+        help="Rounds of re-ranking the words by their worth when the segmented Chinese sample is encoded "
+        "(tokens saved: uses, plus the worth of the words merged from them); 1 = rank by corpus count only.",
+    )
     dictionary_fill: bool = field(
         True,
         help="Fill missing characters/words from jieba's own dictionary frequencies when the corpus is small.",
@@ -100,6 +115,9 @@ class TokenizerTrainConfig:
         for name in ("chinese_chars", "chinese_words"):
             if getattr(self, name) < 0:
                 raise InputError("must be >= 0", field=name)
+        for name in ("max_phrase_words", "selection_rounds"):
+            if getattr(self, name) < 1:
+                raise InputError("must be >= 1", field=name)
         if self.chinese_words and not self.chinese_chars:
             raise InputError(
                 "Chinese words need Chinese characters (chinese_chars > 0)", field="chinese_words"
@@ -266,26 +284,99 @@ def select_chinese_chars(
     }
 
 
-def count_corpus_words(lines: list[str], max_len: int, hmm: bool) -> Counter:
-    """Multi-character, all-ideograph words of jieba's segmentation of ``lines``."""
+def count_corpus_words(
+    lines: list[str], max_len: int, hmm: bool, max_phrase_words: int = 1
+) -> tuple[Counter, Counter]:
+    """Word and phrase counts of jieba's segmentation of ``lines``.
+
+    Words: multi-character, all-ideograph jieba words of at most ``max_len`` characters. Phrases: runs of 2 to
+    ``max_phrase_words`` adjacent all-ideograph jieba words (single characters included, e.g. 的 + 一个) of at most
+    ``max_len`` characters; a plain BPE learns such cross-word pieces from pair counts, so they are candidates too.
+    """
     import logging
 
     import jieba
     from tqdm import tqdm
 
     jieba.setLogLevel(logging.WARNING)
-    counts: Counter = Counter()
+    words: Counter = Counter()
+    phrases: Counter = Counter()
     # A bar on terminals only (disable=None): segmentation is the slow part of training (~170k characters/s).
     for line in tqdm(lines, desc="jieba", unit=" lines", disable=None, leave=False):
-        for word in jieba.cut(line, HMM=hmm):
-            if 2 <= len(word) <= max_len and all(is_cjk_ideograph(ch) for ch in word):
-                counts[word] += 1
-    return counts
+        run: list[str] = []  # the current run of adjacent all-ideograph jieba words
+        for word in [*jieba.cut(line, HMM=hmm), ""]:
+            if word and all(is_cjk_ideograph(ch) for ch in word):
+                if 2 <= len(word) <= max_len:
+                    words[word] += 1
+                run.append(word)
+                for n in range(2, min(max_phrase_words, len(run)) + 1):
+                    phrase = "".join(run[-n:])
+                    if len(phrase) > max_len:
+                        break
+                    phrases[phrase] += 1
+            else:
+                run = []
+    return words, phrases
 
 
 def _reachable(word: str, pieces: set[str]) -> bool:
     """BPE can only build ``word`` by merging two existing pieces."""
     return any(word[:cut] in pieces and word[cut:] in pieces for cut in range(1, len(word)))
+
+
+def _helper_half(word: str, pieces: set[str]) -> str | None:
+    """The shortest missing half of ``word`` that BPE can reach now and that makes ``word`` reachable."""
+    best = None
+    for cut in range(1, len(word)):
+        for have, need in ((word[:cut], word[cut:]), (word[cut:], word[:cut])):
+            if have in pieces and need not in pieces and len(need) >= 2 and _reachable(need, pieces):
+                if best is None or len(need) < len(best):
+                    best = need
+    return best
+
+
+def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> tuple[list[str], dict[str, str]]:
+    """The first ``count`` words of ``ranked`` that BPE can reach, in rank order, and the helpers added
+    (helper -> the word it completes).
+
+    SentencePiece BPE builds a word only by merging two pieces, so a plain BPE keeps the intermediate pieces of its
+    long pieces. A word without a split into two pieces (e.g. 亚运会 when neither 亚运 nor 运会 is chosen) takes a
+    reachable half with it as a helper (two slots); a word with no such half waits until a later word completes
+    a split. Helpers are substrings of corpus words, and the use rounds measure them like any other word.
+    """
+    pieces = set(pieces)
+    chosen: list[str] = []
+    helpers: dict[str, str] = {}
+    position: dict[str, float] = {}
+    waiting: dict[str, list[tuple[int, str]]] = {}  # missing half -> (rank, word) waiting for it
+
+    def take(word: str, rank: float) -> None:
+        unlocked = [(rank, word)]
+        while unlocked and len(chosen) < count:
+            rank, new = unlocked.pop()
+            if new in pieces:
+                continue
+            chosen.append(new)
+            pieces.add(new)
+            position[new] = rank
+            unlocked += [(r, w) for r, w in waiting.pop(new, ()) if w not in pieces and _reachable(w, pieces)]
+
+    for rank, word in enumerate(ranked):
+        if len(chosen) >= count:
+            break
+        if word in pieces:
+            continue
+        if not _reachable(word, pieces):
+            helper = _helper_half(word, pieces)
+            if helper is None or len(chosen) + 2 > count:
+                for cut in range(1, len(word)):
+                    waiting.setdefault(word[:cut], []).append((rank, word))
+                    waiting.setdefault(word[cut:], []).append((rank, word))
+                continue
+            helpers[helper] = word
+            take(helper, rank - 0.5)
+        take(word, rank)
+    return sorted(chosen, key=position.__getitem__), helpers
 
 
 def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
@@ -319,78 +410,149 @@ def select_chinese_words(
     count: int,
     config: TokenizerTrainConfig,
     usage_lines: list[str] = (),
-    max_rounds: int = 8,
+    phrase_counts: Counter | None = None,
+    max_repair_rounds: int = 8,
 ) -> tuple[list[str], dict]:
-    """Pick ``count`` words, each reachable by a BPE merge and verified to encode as a single piece.
+    """Pick ``count`` words (and phrases), each reachable by a BPE merge and verified to encode as one piece.
 
-    While untried corpus candidates remain, corpus words that never appear when ``usage_lines`` are encoded (a
-    competing merge always wins in running text) are replaced too: a vocabulary slot is only worth its use.
+    Round 1 ranks the corpus candidates by count. Each later round (up to ``config.selection_rounds``) re-ranks the
+    words chosen so far by their worth when ``usage_lines`` are encoded (see :func:`_worth`): every use of a BPE
+    merge saves exactly one token, while a raw count overstates words whose text a competing merge takes. The
+    other candidates are ranked by how often they are two adjacent tokens of that encoding (or keep their raw
+    count when they are not), so they replace words worth less. Words that do not encode alone as one piece are
+    dropped until none remain.
     """
     existing = {p.piece for p in base.pieces}
-    ranked = [
-        w
-        for w, c in sorted(corpus_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        if c >= config.min_word_count
-    ]
-    n_corpus_candidates = len(ranked)
+    phrase_counts = phrase_counts or Counter()
+    words_and_phrases = corpus_counts + phrase_counts
+    score = {
+        w: c
+        for w, c in words_and_phrases.items()
+        if c >= config.min_word_count and w not in existing and all(ch in existing for ch in w)
+    }
+    corpus_candidates = set(score)
+    dictionary: list[str] = []
     if config.dictionary_fill:
-        in_corpus = set(ranked)
-        ranked += [
+        dictionary = [
             w
             for w, _ in sorted(_jieba_dictionary(), key=lambda kv: (-kv[1], kv[0]))
             if 2 <= len(w) <= config.max_word_length
-            and w not in in_corpus
-            and all(is_cjk_ideograph(ch) for ch in w)
+            and w not in score
+            and w not in existing
+            and all(is_cjk_ideograph(ch) and ch in existing for ch in w)
         ]
-    source = {w: ("corpus" if i < n_corpus_candidates else "dictionary") for i, w in enumerate(ranked)}
-    candidates = [w for w in ranked if w not in existing and all(ch in existing for ch in w)]
-    corpus_end = sum(source[w] == "corpus" for w in candidates)  # corpus candidates come first
 
-    chosen: list[str] = []
-    pieces = set(existing)
-    dropped: set[str] = set()
-    unused_replaced = 0
-    next_index = 0
-    rounds = 0
     first_score = min(p.score for p in base.pieces) - 1
+    dropped: set[str] = set()  # words that did not encode alone as one piece
+    first_choice: set[str] = set()
+    helpers: dict[str, str] = {}  # half taken to make a word reachable -> that word
+    rounds = 0
     while True:
         rounds += 1
-        while len(chosen) < count and next_index < len(candidates):
-            word = candidates[next_index]
-            next_index += 1
-            if word not in dropped and _reachable(word, pieces):
-                chosen.append(word)
-                pieces.add(word)
+        ranked = sorted((w for w in score if w not in dropped), key=lambda w: (-score[w], w))
+        # Dictionary words rank below every corpus word in use and above the corpus words never used.
+        used = [w for w in ranked if score[w] > 0]
+        ranked = used + [w for w in dictionary if w not in dropped] + ranked[len(used) :]
+        chosen, new_helpers = _take_reachable(ranked, count, existing)
+        helpers.update((h, w) for h, w in new_helpers.items() if h not in helpers)
+        if len(chosen) < count:
+            raise InputError(
+                f"only {len(chosen)} usable Chinese words found, {count} asked"
+                + ("" if config.dictionary_fill else " (dictionary_fill is off)"),
+                field="chinese_words",
+            )
+        if rounds == 1:
+            first_choice = set(chosen)
         sp = _processor(_append_pieces(base, chosen, first_score))
-        ok = _encodes_as_itself(sp, chosen)
-        failed = [w for w, good in zip(chosen, ok, strict=True) if not good]
-        n_unused = 0
-        if usage_lines and next_index < corpus_end and rounds < max_rounds:
-            used = _used_ids(sp, usage_lines)
-            keep = [good and sp.piece_to_id(w) in used for w, good in zip(chosen, ok, strict=True)]
-            n_unused = ok.count(True) - keep.count(True)
-            ok = keep
-        if all(ok) or rounds >= max_rounds or next_index >= len(candidates):
+        failed = [w for w, ok in zip(chosen, _encodes_as_itself(sp, chosen), strict=True) if not ok]
+        dropped.update(failed)
+        selecting = rounds < config.selection_rounds and usage_lines
+        if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
-        unused_replaced += n_unused
-        dropped.update(w for w, good in zip(chosen, ok, strict=True) if not good)
-        chosen = [w for w, good in zip(chosen, ok, strict=True) if good]
-        pieces = existing | set(chosen)
-    if len(chosen) < count:
-        raise InputError(
-            f"only {len(chosen)} usable Chinese words found, {count} asked"
-            + ("" if config.dictionary_fill else " (dictionary_fill is off)"),
-            field="chinese_words",
-        )
+        if selecting:
+            worth, pair_counts = _worth(sp, chosen, usage_lines, score)
+            for word, pairs in pair_counts.items():  # what merging two adjacent tokens into it would save now
+                score[word] = pairs
+            for word in chosen:
+                if word in score or word in helpers:
+                    score[word] = worth[word]
+
+    def from_corpus(word: str) -> bool:
+        return word in corpus_candidates or (word in helpers and from_corpus(helpers[word]))
+
+    n_from_corpus = sum(map(from_corpus, chosen))
     return chosen, {
-        "from_corpus": sum(source[w] == "corpus" for w in chosen),
-        "from_dictionary": sum(source[w] == "dictionary" for w in chosen),
-        "corpus_candidates": n_corpus_candidates,
-        "replaced_not_produced": len(dropped) - unused_replaced,
-        "replaced_unused": unused_replaced,
+        "from_corpus": n_from_corpus,
+        "from_dictionary": count - n_from_corpus,
+        "helpers": sum(w in helpers and w not in corpus_candidates for w in chosen),
+        "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
+        "corpus_candidates": len(corpus_candidates),
+        "replaced_not_produced": len(dropped) - len(failed),
+        "replaced_by_use": len(first_choice - set(chosen) - dropped),
         "not_produced_alone": len(failed),
         "rounds": rounds,
     }
+
+
+def _normal_piece_scores(sp: spm.SentencePieceProcessor) -> dict[str, float]:
+    """Score of every normal piece (the ones BPE merges may produce)."""
+    return {
+        sp.id_to_piece(i): sp.get_score(i)
+        for i in range(sp.get_piece_size())
+        if not (sp.is_control(i) or sp.is_byte(i) or sp.is_unknown(i) or sp.is_unused(i))
+    }
+
+
+def _last_merge(word: str, scores: dict[str, float]) -> tuple[str, str] | None:
+    """The two pieces SentencePiece BPE merges last when it builds ``word`` (highest-scoring pair first)."""
+    symbols = list(word)
+    while len(symbols) > 1:
+        best, best_score = -1, -math.inf
+        for i in range(len(symbols) - 1):
+            score = scores.get(symbols[i] + symbols[i + 1])
+            if score is not None and score > best_score:
+                best, best_score = i, score
+        if best < 0:
+            return None
+        if len(symbols) == 2:
+            return symbols[0], symbols[1]
+        symbols[best : best + 2] = [symbols[best] + symbols[best + 1]]
+    return None
+
+
+def _worth(
+    sp: spm.SentencePieceProcessor, words: list[str], lines: list[str], candidates: dict | set
+) -> tuple[Counter, Counter]:
+    """Tokens each word saves on ``lines``, and how often each candidate is two adjacent tokens there.
+
+    Every use of a BPE merge saves one token. A piece that is mostly an intermediate step (人工 inside 人工智能)
+    is seldom output itself, yet removing it would make the longer words unreachable, so it inherits their worth.
+    A candidate's adjacent-pair count is what adding it would save (the count a BPE trainer merges by); it is
+    lower than its raw count when the current words take part of its text.
+    """
+    scores = _normal_piece_scores(sp)
+    piece_id = {piece: sp.piece_to_id(piece) for piece in scores}
+    by_pair = {}  # (left id, right id) -> the candidate they spell
+    for word in candidates:
+        for cut in range(1, len(word)):
+            left, right = piece_id.get(word[:cut]), piece_id.get(word[cut:])
+            if left is not None and right is not None:
+                by_pair[left, right] = word
+    flat: list[int] = []
+    for encoded in sp.encode(list(lines)):
+        flat += encoded
+        flat.append(-1)  # no pair across lines
+    uses = Counter(flat)
+    pair_counts: Counter = Counter()
+    for pair, n in Counter(zip(flat, flat[1:], strict=False)).items():
+        if pair in by_pair:
+            pair_counts[by_pair[pair]] += n
+    worth = Counter({w: uses[piece_id[w]] for w in words})
+    for word in sorted(words, key=len, reverse=True):  # a word's worth is final before its halves inherit it
+        for half in _last_merge(word, scores) or ():
+            if half in worth:
+                worth[half] += worth[word]
+    return worth, pair_counts
 
 
 def _used_ids(sp: spm.SentencePieceProcessor, lines: list[str]) -> set[int]:
@@ -452,9 +614,13 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
         to_segment = _even_sample(chinese_lines, config.max_chinese_chars)
         stats.chinese_chars_segmented = sum(len(line) for line in to_segment)
         progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
-        counts = count_corpus_words(to_segment, config.max_word_length, config.jieba_hmm)
+        counts, phrases = count_corpus_words(
+            to_segment, config.max_word_length, config.jieba_hmm, config.max_phrase_words
+        )
         timings["jieba_s"] = time.perf_counter() - t0
-        words, word_info = select_chinese_words(with_chars, counts, config.chinese_words, config, to_segment)
+        words, word_info = select_chinese_words(
+            with_chars, counts, config.chinese_words, config, to_segment, phrases
+        )
     proto = _append_pieces(with_chars, words, min(p.score for p in with_chars.pieces) - 1)
     timings["chinese_words_s"] = time.perf_counter() - t0
     if len(proto.pieces) != config.vocab_size:  # pragma: no cover - guarded by the selections above
