@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# Until the recipe runner lands: build a tiny tokenizer + model on this machine's own text and stream a generation.
+# The whole Skywork chain on the embedded demo corpus (about 10 minutes on 2 CPU cores); reruns skip finished stages.
 demo: setup
-	$(BIN)/python -m skywork.testing demo runs/demo
+	$(BIN)/skywork recipe run recipes/demo.yaml --run-dir runs/demo
+	@echo "report: $(CURDIR)/runs/demo/report.html (also runs/demo/report.md)"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -141,3 +141,19 @@ def test_skywork_13b_recipe_names_its_missing_data(shared_data, tmp_path, monkey
     monkeypatch.delenv("SKYPILE_DIR", raising=False)
     result = CliRunner().invoke(app, ["run", str(RECIPES / "skywork-13b.yaml"), "--dry-run"])
     assert result.exit_code == 2 and "SKYPILE_DIR" in result.output, result.output
+
+
+def test_unknown_benchmark_fails_before_any_work(tmp_path):
+    (tmp_path / "model").mkdir()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "stages:\n  evaluate:\n    kind: evaluate\n    config:\n"
+        f"      models: {{m: {tmp_path / 'model'}}}\n"
+        f"      mcq: [{{bench: mmlu}}, {{bench: agieval, data_dir: {tmp_path}}}]\n"
+    )
+    result = CliRunner().invoke(app, ["run", str(recipe), "--dry-run"])
+    assert result.exit_code == 2 and "mcq[0].data_dir" in result.output  # a required key is missing
+    recipe.write_text(recipe.read_text().replace("{bench: mmlu}", f"{{bench: mmlu, data_dir: {tmp_path}}}"))
+    result = CliRunner().invoke(app, ["run", str(recipe), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "stages.evaluate.config.mcq[1].bench" in result.output and "agieval" in result.output
