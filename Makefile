@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The whole Skywork chain on the embedded demo corpus (about 10 minutes on 2 CPU cores); reruns skip finished stages.
+# The whole Skywork chain on the embedded demo corpus (about 8 minutes on 2 idle CPU cores); reruns skip finished stages.
 demo: setup
 	$(BIN)/skywork recipe run recipes/demo.yaml --run-dir runs/demo
 	@echo "report: $(CURDIR)/runs/demo/report.html (also runs/demo/report.md)"

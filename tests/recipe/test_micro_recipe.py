@@ -134,3 +134,33 @@ def test_killed_during_pretraining_then_rerun_matches_uninterrupted(uninterrupte
     same_results = [json.loads((d / "evaluate" / "results.json").read_text()) for d in (reference, run_dir)]
     assert _without_timing(same_results[0], reference) == _without_timing(same_results[1], run_dir)
     assert (run_dir / "report.html").exists() and (run_dir / "report" / "val_loss.png").exists()
+
+
+def test_sigterm_during_cleaning_stops_cleanly_and_names_the_stage(tmp_path):
+    """SIGTERM while the data stage's forked datatrove workers run: exit 130, the stage named, state
+    'interrupted', earlier stages kept, and no process of the run left behind."""
+    run_dir = (tmp_path / "run").resolve()
+    proc = subprocess.Popen(
+        _command(run_dir), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.time() + 120
+    state_file = run_dir / ".recipe" / "data.json"
+    try:
+        while not (state_file.exists() and any((run_dir / "data").rglob("*"))):
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.time() < deadline, "the data stage did not start"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if _state(run_dir, "data")["status"] == "done":
+        pytest.skip("the data stage finished before SIGTERM arrived")  # a very fast machine
+    assert proc.returncode == 130, stderr.decode()[-3000:]
+    assert "interrupted" in stderr.decode() and "'data'" in stderr.decode()
+    assert _state(run_dir, "data")["status"] == "interrupted"
+    assert _state(run_dir, "corpus")["status"] == "done"
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # every process of the run's session has exited
+        os.killpg(proc.pid, 0)

@@ -1,12 +1,12 @@
 """recipes/real-data.yaml runs end to end on ../shared/data, shrunk: its own stages and files, fewer steps and
-questions (collect, cleaning, tokenizer, both pretraining stages, loss + leakage + MCQ + GSM8K, report)."""
+questions (collect, cleaning, tokenizer, both pretraining stages, loss + leakage + MCQ + GSM8K, report).
+About 12 s on 2 quiet cores."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from rich.console import Console
 
@@ -37,7 +37,6 @@ def _shrunk(recipe: dict) -> dict:
     return recipe
 
 
-@pytest.mark.slow
 def test_real_data_recipe_runs_shrunk(shared_data, tmp_path):
     recipe = _shrunk(yaml.safe_load((RECIPES / "real-data.yaml").read_text()))
     path = tmp_path / "real-data-small.yaml"

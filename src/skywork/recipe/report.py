@@ -419,10 +419,13 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
 
     def plot(keys: list[str], title: str, ylabel: str, filename: str, logy: bool = False) -> None:
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        for key in keys:
-            for name, xs, ys in series[key]:
-                label = f"{key.split(':', 1)[-1]} ({name})" if len(keys) > 1 else name
-                ax.plot(xs, ys, label=label, linewidth=1.3)
+        for index, key in enumerate(keys):
+            for part, (name, xs, ys) in enumerate(series[key]):
+                if len(keys) > 1:  # one colour and one legend entry per domain / source, across stages
+                    color, label = f"C{index % 10}", key.split(":", 1)[-1] if part == 0 else None
+                else:
+                    color, label = f"C{part % 10}", name
+                ax.plot(xs, ys, label=label, color=color, linewidth=1.3)
         for b in boundaries[:-1]:
             ax.axvline(b, color="gray", linestyle=":", linewidth=1)
         ax.set_xlabel("tokens")

@@ -389,7 +389,7 @@ KINDS: dict[str, StageKind] = {
             "gsm8k.data",
             "gsm8k.prompt_file",
         ),
-        help="Domain loss / perplexity and the leakage test: skywork.eval.loss and skywork.eval.leakage.",
+        help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
     ),
     "report": StageKind(
         "report",
