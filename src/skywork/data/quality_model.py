@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
 import tempfile
@@ -24,6 +25,8 @@ import numpy as np
 
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_path, atomic_write_json
+
+log = logging.getLogger(__name__)
 
 TABLE_BITS = 22
 _CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
@@ -43,6 +46,9 @@ class QualityModelTrainConfig:
     )
     max_docs_per_file: int = field(5000, help="Cap on documents read from each file.")
     epochs: int = field(5, help="fastText epochs.")
+    lr: float = field(
+        0.1, help="fastText learning rate (halved and retried, up to 3 times, if training diverges)."
+    )
     dim: int = field(32, help="fastText embedding size.")
     seed: int = field(0, help="fastText seed (single thread for determinism).")
 
@@ -163,8 +169,6 @@ def classifier_tokens(text: str) -> str:
 
 def train_quality_model(config: QualityModelTrainConfig) -> dict:
     """Train the LM and the classifier; write ``out_dir/{lm.npz, classifier.bin, quality_model.json}``."""
-    import fasttext
-
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = [t for p in config.reference for t in iter_texts(p, config.max_docs_per_file)]
@@ -184,17 +188,7 @@ def train_quality_model(config: QualityModelTrainConfig) -> dict:
         rows += [f"__label__web {classifier_tokens(t)}" for t in web]
         np.random.default_rng(config.seed).shuffle(rows)
         train_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(
-            str(train_file),
-            epoch=config.epochs,
-            wordNgrams=2,
-            minCount=2,
-            dim=config.dim,
-            bucket=200_000,
-            thread=1,
-            seed=config.seed,
-            verbose=0,
-        )
+        model = _train_classifier(train_file, config)
         with atomic_path(out / "classifier.bin") as tmp_bin:
             model.save_model(str(tmp_bin))
     info = {
@@ -239,3 +233,30 @@ class QualityModel:
             "bucket": self.bucket(perplexity, lang),
             "ref_score": round(float(min(ref, 1.0)), 4),
         }
+
+
+def _train_classifier(train_file: Path, config: QualityModelTrainConfig):
+    """fastText supervised training; on "Encountered NaN" (divergence, rare at lr 0.1) retry at half the rate."""
+    import fasttext
+
+    lr = config.lr
+    for attempt in range(4):
+        try:
+            return fasttext.train_supervised(
+                str(train_file),
+                lr=lr,
+                epoch=config.epochs,
+                wordNgrams=2,
+                minCount=2,
+                dim=config.dim,
+                bucket=200_000,
+                thread=1,
+                seed=config.seed,
+                verbose=0,
+            )
+        except RuntimeError as err:
+            if "NaN" not in str(err) or attempt == 3:
+                raise
+            log.warning("fastText diverged at lr %g; retrying at %g", lr, lr / 2)
+            lr /= 2
+    raise AssertionError("unreachable")
