@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from skywork.utils.io import InputError, atomic_path, atomic_write_json, atomic_write_text
+from skywork.utils.io import InputError, atomic_write_json, atomic_write_text, save_figure
 
 
 def examples_per_reason(
@@ -53,9 +53,7 @@ def render_report(run_dir: str | Path, per_reason: int = 3) -> dict:
     ax.set_xlabel("documents remaining")
     ax.set_title(f"Pipeline funnel: {summary['input']:,} records -> {summary['kept']:,} kept")
     fig.tight_layout()
-    with atomic_path(out / "funnel.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "funnel.png", dpi=120)
 
     examples = examples_per_reason(run_dir, per_reason)
     lines = [

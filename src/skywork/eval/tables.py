@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from skywork.utils.io import save_figure
+
 
 def _domain(path: str) -> str:
     """``.../zh_finance.jsonl`` -> ``finance`` (the report's column names), else the file stem."""
@@ -75,11 +77,7 @@ def plot_leakage(result: dict, path: str | Path) -> Path:
     low = min(result["ci"][n][0] for n in names)
     ax.set_ylim(max(0.0, low - 0.2 * abs(low)), None)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_domain_ppl(result: dict, path: str | Path) -> Path:
@@ -96,8 +94,4 @@ def plot_domain_ppl(result: dict, path: str | Path) -> Path:
     ax.set_ylabel("perplexity")
     ax.set_title(f"domain perplexity (first {result.get('max_chars')} chars)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from skywork.recipe.runner import StageContext, read_state
-from skywork.utils.io import atomic_write_text, read_jsonl
+from skywork.utils.io import atomic_write_text, read_jsonl, save_figure
 
 
 @dataclass
@@ -108,8 +108,7 @@ def _time_plot(ctx: StageContext, out: Path) -> str | None:
     ax.set_xlabel("seconds")
     ax.set_title("time per stage")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
     return out.name
 
 
@@ -216,8 +215,7 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
         ax.set_xlabel("documents")
         ax.set_title("data funnel: documents removed per step")
         fig.tight_layout()
-        fig.savefig(img_dir / "data_funnel.png", dpi=110)
-        plt.close(fig)
+        save_figure(fig, img_dir / "data_funnel.png")
         blocks.append(("img", (f"{img_dir.name}/data_funnel.png", "data funnel")))
     if labels_path and Path(labels_path).exists():
         labels = list(read_jsonl(labels_path, required=("id", "defect")))
@@ -436,8 +434,7 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
-        fig.savefig(img_dir / filename, dpi=110)
-        plt.close(fig)
+        save_figure(fig, img_dir / filename)
         blocks.append(("img", (f"{img_dir.name}/{filename}", title)))
 
     if series.get("loss"):

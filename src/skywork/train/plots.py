@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from skywork.utils.io import save_figure
+
 
 def plot_metrics(metrics_file: str | Path, out_dir: str | Path) -> list[Path]:
     """Write loss.png, lr.png and throughput.png from metrics.jsonl; returns the files written."""
@@ -29,13 +31,13 @@ def plot_metrics(metrics_file: str | Path, out_dir: str | Path) -> list[Path]:
     ax.set(xlabel="tokens", ylabel="loss (nats/token)", title="Pretraining loss")
     ax.legend()
     ax.grid(alpha=0.3)
-    written.append(_save(fig, out_dir / "loss.png"))
+    written.append(save_figure(fig, out_dir / "loss.png"))
 
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.plot([r["step"] for r in train], [r["lr"] for r in train])
     ax.set(xlabel="step", ylabel="learning rate", title="Learning-rate schedule")
     ax.grid(alpha=0.3)
-    written.append(_save(fig, out_dir / "lr.png"))
+    written.append(save_figure(fig, out_dir / "lr.png"))
 
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.plot([r["step"] for r in train], [r["tokens_per_s"] for r in train], label="tokens/s")
@@ -44,7 +46,7 @@ def plot_metrics(metrics_file: str | Path, out_dir: str | Path) -> list[Path]:
     ax2.plot([r["step"] for r in train], [100 * r["mfu"] for r in train], color="tab:orange", label="MFU %")
     ax2.set_ylabel("MFU %")
     ax.grid(alpha=0.3)
-    written.append(_save(fig, out_dir / "throughput.png"))
+    written.append(save_figure(fig, out_dir / "throughput.png"))
 
     shares = [r for r in train if r.get("shares")]
     if shares and len(shares[0]["shares"]) > 1:
@@ -54,16 +56,5 @@ def plot_metrics(metrics_file: str | Path, out_dir: str | Path) -> list[Path]:
         ax.set(xlabel="tokens", ylabel="sampling share", title="Mixture schedule")
         ax.legend()
         ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / "mixture.png"))
+        written.append(save_figure(fig, out_dir / "mixture.png"))
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    from skywork.utils.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path

@@ -129,3 +129,15 @@ def write_jsonl(path: str | os.PathLike, rows: list[dict] | Iterator[dict]) -> i
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it (a killed run never leaves half an image)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
