@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from skywork.eval.prefix import PrefixCache, prefix_batches
-from skywork.utils.io import InputError, read_jsonl, write_jsonl
+from skywork.utils.io import InputError, read_jsonl_lines, write_jsonl
 
 ANS_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
 NUMBER_RE = re.compile(r"(\-?[0-9][0-9\.\,]*)")
@@ -161,6 +161,9 @@ def greedy_generate(
         past = out.past_key_values
         generated: list[list[int]] = [[] for _ in rows]
         done = [False] * n
+        # A stop string is searched in the decoded tail only (it would have been found earlier otherwise): a
+        # byte-fallback token can be a quarter of a character, so 4 tokens per character (+4) always cover it.
+        window = 4 * max((len(s) for s in stop_strings), default=0) + 4
         token = out.logits[:, -1].argmax(dim=-1)
         for _ in range(max_new_tokens):
             for r in range(n):
@@ -168,7 +171,8 @@ def greedy_generate(
                     continue
                 tid = int(token[r])
                 generated[r].append(tid)
-                if tid == eos or any(s in tokenizer.decode(generated[r]) for s in stop_strings):
+                tail = tokenizer.decode(generated[r][-window:]) if stop_strings else ""
+                if tid == eos or any(s in tail for s in stop_strings):
                     done[r] = True
             if all(done):
                 break
@@ -190,7 +194,7 @@ def greedy_generate(
 
 def read_gsm8k(path: str | Path, limit: int | None = None) -> list[dict]:
     rows = []
-    for line, record in enumerate(read_jsonl(path, required=("question", "answer")), start=1):
+    for line, record in read_jsonl_lines(path, required=("question", "answer")):
         if extract_gold(record["answer"]) is None:
             raise InputError("no '#### N' gold answer", path, line, "answer")
         rows.append(record)
