@@ -7,7 +7,6 @@ through an exclusion writer and count it. Only unreadable files (missing, permis
 
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import os
@@ -17,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from skywork.utils.io import InputError
+from skywork.utils.io import InputError, expand_paths
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
@@ -45,25 +44,12 @@ def input_kind(path: str) -> str | None:
 
 def resolve_inputs(inputs: list[str]) -> list[str]:
     """Expand files, directories (recursively) and globs into a sorted, de-duplicated list of readable inputs."""
-    found: list[str] = []
-    for entry in inputs:
-        matches = sorted(glob.glob(entry, recursive=True)) if glob.has_magic(entry) else [entry]
-        if not matches:
-            raise InputError("the glob matches no file", entry, field="inputs")
-        for match in matches:
-            path = Path(match)
-            if path.is_dir():
-                found += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and input_kind(str(p))]
-            elif path.is_file():
-                if input_kind(str(path)) is None:
-                    raise InputError(
-                        f"unsupported input type (expected one of {', '.join(INPUT_SUFFIXES)})",
-                        path,
-                        field="inputs",
-                    )
-                found.append(str(path))
-            else:
-                raise InputError("no such file or directory", path, field="inputs")
+    found = [str(p) for p in expand_paths(inputs, INPUT_SUFFIXES)]
+    for path in found:
+        if input_kind(path) is None:
+            raise InputError(
+                f"unsupported input type (expected one of {', '.join(INPUT_SUFFIXES)})", path, field="inputs"
+            )
     unique = list(dict.fromkeys(os.path.abspath(p) for p in found))
     if not unique:
         raise InputError("no input files found", None, field="inputs")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from skywork.eval.data import read_texts
-from skywork.utils.io import InputError
+from skywork.utils.io import InputError, expand_paths
 from skywork.utils.text import units
 
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt")
@@ -26,23 +26,12 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)}
 
 
-def _corpus_files(paths: list[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(CORPUS_SUFFIXES))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise InputError("corpus path not found", p)
-    if not files:
-        raise InputError("no corpus files (.jsonl, .jsonl.gz, .txt)", ", ".join(map(str, paths)))
-    return files
-
-
 def iter_corpus(paths: list[str | Path], skipped: dict[str, int]) -> Iterator[tuple[str, str]]:
     """``(doc_id, text)`` of every corpus document; records without a text are skipped and counted."""
-    for path in _corpus_files(paths):
+    files = expand_paths(paths, CORPUS_SUFFIXES, field="corpus")
+    if not files:
+        raise InputError("no corpus files (.jsonl, .jsonl.gz, .txt)", field="corpus")
+    for path in files:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as handle:
             for line_no, raw in enumerate(handle, start=1):

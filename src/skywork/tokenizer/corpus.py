@@ -8,13 +8,12 @@ caller counts them.
 
 from __future__ import annotations
 
-import glob
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from skywork.utils.io import InputError, read_jsonl_lines
+from skywork.utils.io import InputError, expand_paths, read_jsonl_lines
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".json", ".md", ".py")
 
@@ -43,28 +42,9 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     import os
     import sysconfig
 
-    files: list[Path] = []
-    for raw_entry in inputs:
-        entry = os.path.expanduser(
-            os.path.expandvars(raw_entry.replace("{stdlib}", sysconfig.get_paths()["stdlib"]))
-        )
-        matches = sorted(glob.glob(entry, recursive=True)) if any(c in entry for c in "*?[") else [entry]
-        if not matches:
-            raise InputError("no file matches this pattern", entry, field="inputs")
-        for match in matches:
-            path = Path(match)
-            if path.is_dir():
-                found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TEXT_SUFFIXES))
-                if not found:
-                    raise InputError(
-                        f"directory has no {'/'.join(TEXT_SUFFIXES)} files", path, field="inputs"
-                    )
-                files.extend(found)
-            elif path.is_file():
-                files.append(path)
-            else:
-                raise InputError("file not found", path, field="inputs")
-    return files
+    stdlib = sysconfig.get_paths()["stdlib"]
+    entries = [os.path.expanduser(os.path.expandvars(e.replace("{stdlib}", stdlib))) for e in inputs]
+    return expand_paths(entries, TEXT_SUFFIXES)
 
 
 def _strings(value) -> Iterator[str]:

@@ -14,7 +14,6 @@ from ``(seed, epoch)``, so the same shards serve any seed and the order is repro
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -24,32 +23,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from skywork.utils.io import InputError, atomic_dir, atomic_write_json, read_jsonl_lines
+from skywork.utils.io import InputError, atomic_dir, atomic_write_json, expand_paths, read_jsonl_lines
 
 SHARD_TOKENS = 1 << 28  # 256M tokens = 512 MB of uint16 per shard file
-
-
-def _expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Files, directories (their *.jsonl / *.jsonl.gz, recursively) and globs, in sorted order."""
-    files: list[Path] = []
-    for item in inputs:
-        item = str(item)
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz"))
-            )
-            if not found:
-                raise InputError("directory holds no .jsonl or .jsonl.gz files", path)
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not matches:
-                raise InputError("input not found (no file, directory or glob match)", item)
-            files.extend(matches)
-    return files
 
 
 def iter_texts(path: Path, text_field: str, skipped: dict[str, int]) -> Iterator[str]:
@@ -106,7 +82,7 @@ def tokenize_to_shards(
     groups = inputs if isinstance(inputs, dict) else {source: inputs}
     summary: dict = {"sources": {}}
     for name, group_inputs in groups.items():
-        files = _expand_inputs(list(group_inputs))
+        files = expand_paths(list(group_inputs), (".jsonl", ".jsonl.gz"))
         fingerprint = {
             "tokenizer": _tokenizer_fingerprint(tokenizer_dir),
             "inputs": [str(f.resolve()) for f in files],

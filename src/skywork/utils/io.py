@@ -141,3 +141,40 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def expand_paths(
+    inputs: list[str | os.PathLike], suffixes: tuple[str, ...] = (), field: str | None = "inputs"
+) -> list[Path]:
+    """Files named by ``inputs``: files as given, directories searched recursively, globs; sorted, no repeats.
+
+    Directory contents (and glob matches that are directories) keep only names ending in ``suffixes`` (lower-case;
+    all files when empty). A glob with no match, a missing path or a directory with no such file raises
+    :class:`InputError` naming the entry and ``field``.
+    """
+    import glob
+
+    files: list[Path] = []
+    for entry in map(str, inputs):
+        matches = sorted(glob.glob(entry, recursive=True)) if glob.has_magic(entry) else [entry]
+        if not matches:
+            raise InputError("no file matches this pattern", entry, field=field)
+        for match in map(Path, matches):
+            if match.is_dir():
+                found = sorted(
+                    p
+                    for p in match.rglob("*")
+                    if p.is_file() and (not suffixes or p.name.lower().endswith(suffixes))
+                )
+                if not found:
+                    raise InputError(
+                        f"directory holds no {' or '.join(suffixes) + ' ' if suffixes else ''}files",
+                        match,
+                        field=field,
+                    )
+                files += found
+            elif match.is_file():
+                files.append(match)
+            else:
+                raise InputError("file not found", match, field=field)
+    return list(dict.fromkeys(files))
