@@ -2,8 +2,9 @@
 
 HF Trainer on packed ``labels = input_ids`` blocks is the official repo's training path (spec 3.5). Both sides get
 identical batches (drawn by our mixture sampler), bf16 autocast, AdamW (beta 0.9/0.95, wd 0.1), clip 1.0 and the
-same global batch; documents attend across boundaries on both sides, as in the official path. We time optimizer
-steps after warm-up (ours also after torch.compile's first steps) and take the median.
+same global batch; documents attend across boundaries on both sides, as in the official path. Each side runs in its
+own fresh process (so neither inherits the other's allocator state or compile caches); we time optimizer steps
+after warm-up (ours also after torch.compile's first steps) and take the median.
 
 MFU = model FLOPs/s (skywork.model.flops_per_token x tokens/s) / bf16 matmul peak measured in this run.
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -119,6 +121,7 @@ def run_hf_trainer(config, work: Path) -> list[float]:
     from skywork.train.pretrain import build_model, build_sampler, enable_activation_checkpointing
 
     model = build_model(config, None)
+    model.set_attn_implementation("sdpa")  # HF's default, and faster than eager attention without compile
     sampler = build_sampler(config, world=1)
     rows_needed = config.max_steps * config.micro_batch_size * config.grad_accum_steps
     batch = sampler.next_batch(rows_needed)
@@ -163,6 +166,20 @@ def run_hf_trainer(config, work: Path) -> list[float]:
     return [tokens_per_step / (b - a) for a, b in zip(edges, edges[1:], strict=False)]
 
 
+def run_side(args, work: Path) -> list[float]:
+    """One side (``--side ours|hf``) in a fresh interpreter; returns its per-step tokens/s after warm-up."""
+    cmd = [sys.executable, __file__, "--side", args.side_of, "--work", str(work)]
+    cmd += ["--preset", args.preset, "--device", args.device, "--seq-len", str(args.seq_len)]
+    cmd += ["--micro-batch", str(args.micro_batch), "--accum", str(args.accum)]
+    cmd += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+    cmd += ["--no-compile"] * args.no_compile + ["--activation-checkpointing"] * args.activation_checkpointing
+    cmd += ["--threads", str(args.threads)] if args.threads else []
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{args.side_of} side failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["rates"][args.warmup :]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -172,15 +189,23 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--micro-batch", type=int, default=4)
     parser.add_argument("--accum", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=4, help="Timed optimizer steps per side.")
+    parser.add_argument("--steps", type=int, default=6, help="Timed optimizer steps per side.")
     parser.add_argument("--warmup", type=int, default=2, help="Untimed first steps (compile, allocator).")
     parser.add_argument("--no-compile", action="store_true", help="Run our loop eagerly.")
     parser.add_argument("--activation-checkpointing", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores).")
+    parser.add_argument("--side", choices=["ours", "hf"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(tempfile.gettempdir()) / "skywork-inductor"))
+
+    if args.side:  # child process: train one side on the data the parent built, print its step rates
+        config = our_config(args, args.work, args.work / "tokenizer", args.work / "shards" / "main")
+        rates = run_ours(config) if args.side == "ours" else run_hf_trainer(config, args.work)
+        print(json.dumps({"rates": rates}))
+        return
 
     from skywork.model import flops_per_token, make_config
     from skywork.model.stats import count_parameters
@@ -188,19 +213,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        tok_dir, stream = build_data(work)
-        config = our_config(args, work, tok_dir, stream)
+        build_data(work)
         model_config = make_config("skywork-small", **SHAPES[args.preset], vocab_size=VOCAB[args.preset])
         flops = flops_per_token(model_config, args.seq_len, training=True)
-        device = torch.device(args.device)
-        peak = measure_matmul_peak(device, seconds=1.0)
+        peak = measure_matmul_peak(torch.device(args.device), seconds=1.0)
         print(
             f"model {args.preset}: {count_parameters(model_config)[0] / 1e6:.0f}M parameters, "
             f"{model_config.num_hidden_layers} layers, hidden {model_config.hidden_size}, "
             f"{flops:.3e} train FLOPs/token; bf16 matmul peak {peak / 1e12:.3f} TFLOP/s on {args.device}"
         )
-        ours = run_ours(config)[args.warmup :]
-        hf = run_hf_trainer(config, work)[args.warmup :]
+        args.side_of = "ours"
+        ours = run_side(args, work)
+        args.side_of = "hf"
+        hf = run_side(args, work)
     ours_tps, hf_tps = statistics.median(ours), statistics.median(hf)
     ours_mfu, hf_mfu = flops * ours_tps / peak, flops * hf_tps / peak
     print(f"ours: {ours_tps:,.0f} tokens/s, MFU {ours_mfu:.1%} (steps: {[round(x) for x in ours]})")

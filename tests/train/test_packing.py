@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from skywork.testing import build_tiny_model
@@ -16,9 +17,12 @@ def _per_token_loss(model, batch):
     return torch.nn.functional.cross_entropy(logits, targets.clamp(min=0), reduction="none"), targets != -100
 
 
-def test_packed_pair_matches_documents_run_separately():
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_pair_matches_documents_run_separately(attention):
+    """Both kernels the trainer picks from (model.attention) honour the block-diagonal mask."""
     torch.manual_seed(0)
     model = build_tiny_model(vocab_size=300)
+    model.set_attn_implementation(attention)
     doc_a = np.random.default_rng(0).integers(3, 300, size=23)
     doc_b = np.random.default_rng(1).integers(3, 300, size=17)
     packed = pack_rows([[doc_a, doc_b]], ["x"], cross_document_attention=False)

@@ -70,6 +70,21 @@ def test_activation_checkpointing_and_accumulation_keep_the_losses(
     assert accumulated["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-4)
 
 
+def test_compiled_loop_follows_the_eager_loop(tmp_path, tiny_tokenizer_dir, token_streams):
+    """compile: true (model + fused loss, auto -> eager attention on CPU) trains like the uncompiled loop."""
+    from skywork.train.pretrain import attention_kernel, run_pretraining
+
+    eager_cfg = tiny_config(tmp_path / "eager", tiny_tokenizer_dir, token_streams, max_steps=3)
+    compiled_cfg = tiny_config(
+        tmp_path / "compiled", tiny_tokenizer_dir, token_streams, max_steps=3, compile=True
+    )
+    assert attention_kernel(eager_cfg) == "sdpa" and attention_kernel(compiled_cfg) == "eager"
+    eager = run_pretraining(eager_cfg)
+    compiled = run_pretraining(compiled_cfg)
+    assert compiled["final_loss"] == pytest.approx(eager["final_loss"], rel=1e-4)
+    assert compiled["val_loss"]["main"] == pytest.approx(eager["val_loss"]["main"], rel=1e-4)
+
+
 @pytest.mark.shared
 def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_tokenizer_dir, shared_data):
     """The official pt_train.jsonl as a stream; two of the report's held-out files as .jsonl validation sets."""
