@@ -5,6 +5,7 @@ About 12 s on 2 quiet cores."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -63,3 +64,6 @@ def test_real_data_recipe_runs_shrunk(shared_data, tmp_path):
     for title in ("Collected sources", "Data cleaning", "Tokenizer", "Pretraining", "Evaluation"):
         assert title in html
     assert "GSM8K" in html and "cmmlu" in html
+    # accuracies read as percentages with a decimal ("50.0% (n=2)"), never in exponent notation
+    markdown = (run_dir / "report.md").read_text()
+    assert re.search(r"\| \d+\.\d% \(n=2\) \|", markdown) and "e+" not in markdown

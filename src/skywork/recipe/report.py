@@ -40,8 +40,14 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
-        return f"{value:,.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        # large values as grouped integers (21,150 tok/s, not 2.115e+04); small ones keep significant digits
+        return f"{value:,.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
     return str(value)
+
+
+def _pct(fraction: float | None) -> str:
+    """An accuracy as a percentage with one decimal (``_fmt`` counts significant digits: 20% would read 2e+01%)."""
+    return "–" if fraction is None else f"{100 * fraction:.1f}%"
 
 
 # ------------------------------------------------------------------------------------------------ parts
@@ -516,7 +522,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             row = [label]
             for bench in benches:
                 r = (entry.get("mcq") or {}).get(bench) or {}
-                row.append(f"{_fmt(100 * r['accuracy'], 1)}% (n={r.get('n')})" if "accuracy" in r else "–")
+                row.append(f"{_pct(r['accuracy'])} (n={r.get('n')})" if "accuracy" in r else "–")
             mcq_rows.append(row)
         blocks.append(
             (
@@ -527,7 +533,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         )
         blocks.append(("table", (["model", *benches], mcq_rows)))
     gsm_rows = [
-        [label, _fmt(100 * g["accuracy"], 1) + "%", str(g.get("n")), str(g.get("no_answer", "–"))]
+        [label, _pct(g["accuracy"]), str(g.get("n")), str(g.get("no_answer", "–"))]
         for label, entry in results.items()
         if (g := entry.get("gsm8k"))
     ]
