@@ -49,12 +49,18 @@ SHAPES = {
 VOCAB = {"80m": 16384, "1b": 65536}
 
 
+def data_paths(work: Path) -> tuple[Path, Path]:
+    """Where build_data puts the tokenizer and the token stream (the child processes read them from there)."""
+    return work / "tokenizer", work / "shards" / "main"
+
+
 def build_data(work: Path, tokenizer_vocab: int = 2000) -> tuple[Path, Path]:
     """A tiny real tokenizer and a token stream of real text (Python's standard library + shared English text)."""
     from skywork.testing import build_tiny_tokenizer, shared_data_dir, stdlib_text
     from skywork.train.shards import tokenize_to_shards
 
-    tok_dir = build_tiny_tokenizer(work / "tokenizer", vocab_size=tokenizer_vocab)
+    tok_dir, stream = data_paths(work)
+    build_tiny_tokenizer(tok_dir, vocab_size=tokenizer_vocab)
     text = stdlib_text(max_files=200, max_chars=3_000_000)
     shared = shared_data_dir()
     if shared is not None:
@@ -64,8 +70,8 @@ def build_data(work: Path, tokenizer_vocab: int = 2000) -> tuple[Path, Path]:
     docs = [text[i : i + 3000] for i in range(0, len(text), 3000)]
     src = work / "docs.jsonl"
     src.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
-    tokenize_to_shards([src], tok_dir, work / "shards", source="main")
-    return tok_dir, work / "shards" / "main"
+    tokenize_to_shards([src], tok_dir, stream.parent, source="main")
+    return tok_dir, stream
 
 
 def our_config(args, work: Path, tok_dir: Path, stream: Path):
@@ -120,7 +126,7 @@ def run_hf_trainer(config, work: Path) -> list[float]:
 
     from skywork.train.pretrain import build_model, build_sampler, enable_activation_checkpointing
 
-    model = build_model(config, None)
+    model = build_model(config, None, torch.device(config.device))
     model.set_attn_implementation("sdpa")  # HF's default, and faster than eager attention without compile
     sampler = build_sampler(config, world=1)
     rows_needed = config.max_steps * config.micro_batch_size * config.grad_accum_steps
@@ -202,7 +208,7 @@ def main() -> None:
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(tempfile.gettempdir()) / "skywork-inductor"))
 
     if args.side:  # child process: train one side on the data the parent built, print its step rates
-        config = our_config(args, args.work, args.work / "tokenizer", args.work / "shards" / "main")
+        config = our_config(args, args.work, *data_paths(args.work))
         rates = run_ours(config) if args.side == "ours" else run_hf_trainer(config, args.work)
         print(json.dumps({"rates": rates}))
         return

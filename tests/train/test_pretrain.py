@@ -78,7 +78,8 @@ def test_compiled_loop_follows_the_eager_loop(tmp_path, tiny_tokenizer_dir, toke
     compiled_cfg = tiny_config(
         tmp_path / "compiled", tiny_tokenizer_dir, token_streams, max_steps=3, compile=True
     )
-    assert attention_kernel(eager_cfg) == "sdpa" and attention_kernel(compiled_cfg) == "eager"
+    cpu = torch.device("cpu")
+    assert attention_kernel(eager_cfg, cpu) == "sdpa" and attention_kernel(compiled_cfg, cpu) == "eager"
     eager = run_pretraining(eager_cfg)
     compiled = run_pretraining(compiled_cfg)
     assert compiled["final_loss"] == pytest.approx(eager["final_loss"], rel=1e-4)

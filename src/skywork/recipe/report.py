@@ -238,7 +238,7 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
                     defect,
                     _fmt(len(ids)),
                     _fmt(len(caught)),
-                    f"{100 * len(caught) / len(ids):.1f}%",
+                    _pct(len(caught) / len(ids)),
                     rules or "–",
                 ]
             )
@@ -251,7 +251,7 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
                 "clean documents removed",
                 _fmt(clean_total),
                 _fmt(fp),
-                f"{100 * fp / clean_total:.1f}%" if clean_total > 0 else "–",
+                _pct(fp / clean_total if clean_total > 0 else None),
                 ", ".join(f"{r} ({n})" for r, n in false_pos.most_common(3)) or "–",
             ]
         )
