@@ -151,3 +151,49 @@ def save_sharded(
         total = sum(t.numel() * t.element_size() for t in state_dict.values())
         atomic_write_json(out_dir / index_name, {"metadata": {"total_size": total}, "weight_map": weight_map})
     return paths
+
+
+TOKENIZER_FILES = (
+    "tokenizer.model",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "added_tokens.json",
+)
+
+
+def save_model_dir(
+    out_dir: str | Path,
+    config,
+    state_dict: dict[str, torch.Tensor],
+    *,
+    architecture: str | None = None,
+    tokenizer_dir: str | Path | None = None,
+    fmt: str = "safetensors",
+    max_shard_bytes: int = 5 * 2**30,
+    generation_config=None,
+) -> Path:
+    """The one writer of an HF model directory: config, weight shards (+ index), tokenizer files, generation config.
+
+    Writes into ``out_dir`` (the caller wraps it in ``atomic_dir`` when the whole directory must appear at once).
+    Tied heads are not stored twice. Used by training checkpoints, model export and the test builders.
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if architecture is not None:
+        config.architectures = [architecture]
+    config.save_pretrained(out_dir)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    if getattr(config, "tie_word_embeddings", False):
+        tensors.pop("lm_head.weight", None)
+    save_sharded(tensors, out_dir, fmt=fmt, max_shard_bytes=max_shard_bytes)
+    if generation_config is not None:
+        generation_config.save_pretrained(out_dir)
+    if tokenizer_dir is not None:
+        for name in TOKENIZER_FILES:
+            if (Path(tokenizer_dir) / name).exists():
+                shutil.copy2(Path(tokenizer_dir) / name, out_dir / name)
+    return out_dir
