@@ -101,15 +101,22 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def _describe(graph: dict[str, set[str]], component: list[str]) -> str:
-    """One concrete circle through ``component``, e.g. ``a -> b -> a``."""
+    """The shortest circle through the component's first module, e.g. ``a -> b -> a``."""
     members, start = set(component), component[0]
-    path, node, seen = [start], start, {start}
-    while True:
-        node = next(t for t in sorted(graph[node]) if t in members and (t == start or t not in seen))
-        path.append(node)
-        if node == start:
-            return " -> ".join(path)
-        seen.add(node)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        node = frontier.pop(0)
+        for target in sorted(graph[node] & members):
+            if target == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return " -> ".join([*reversed(path), start])
+            if target not in came_from:
+                came_from[target] = node
+                frontier.append(target)
+    return " -> ".join(component)
 
 
 def test_the_graph_sees_function_level_and_package_imports():
@@ -117,7 +124,9 @@ def test_the_graph_sees_function_level_and_package_imports():
     assert "skywork.model.modeling" in graph["skywork.model.stats"]  # imported inside a function
     assert "skywork" in graph["skywork.model.loading"]  # ``import skywork`` (registration) inside a function
     assert "skywork.model.config" in graph["skywork.model.modeling"]
-    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    toy = {"a": {"b", "d"}, "b": {"c"}, "c": {"a"}, "d": {"d"}, "e": {"a"}}
+    assert import_cycles(toy) == [["a", "b", "c"]]
+    assert _describe(toy, ["a", "b", "c"]) == "a -> b -> c -> a"
 
 
 def test_no_import_cycles_in_the_model_package():
