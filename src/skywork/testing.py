@@ -1,4 +1,4 @@
-"""Builders for tiny tokenizers and models, used by the test suite, benchmarks and quick demos.
+"""Builders for tiny tokenizers and models, used by the test suite and the benchmarks (never by production code).
 
 Nothing here downloads: the tokenizer is a real SentencePiece BPE trained in about a second on text taken from
 Python's own standard library plus a few generated Chinese sentences.
@@ -6,17 +6,26 @@ Python's own standard library plus a few generated Chinese sentences.
 
 from __future__ import annotations
 
+import copy
 import json
-import os
 import sysconfig
 from pathlib import Path
 
 import sentencepiece as spm
 import torch
 
-from skywork.model.checkpoint import save_sharded
+from skywork.model.checkpoint import save_model_dir
 from skywork.model.config import make_config
 from skywork.model.modeling import SkyworkForCausalLM
+from skywork.utils.paths import shared_data_dir
+
+__all__ = [
+    "build_tiny_model",
+    "build_tiny_tokenizer",
+    "shared_data_dir",  # re-exported for the tests; production code imports skywork.utils.paths
+    "stdlib_text",
+    "write_official_checkpoint",
+]
 
 _ZH = [
     "今天天气很好，我们一起去公园散步。",
@@ -28,18 +37,6 @@ _ZH = [
     "小明有3个苹果，又买了5个，一共有8个苹果。",
     "数据清洗是训练大模型的第一步。",
 ]
-
-
-def shared_data_dir() -> Path | None:
-    """``../shared/data`` (or ``$SKYWORK_SHARED_DATA``) if present, else None."""
-    env = os.environ.get("SKYWORK_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" for p in here.parents] + [Path.cwd().parent / "shared" / "data"]
-    for cand in candidates:
-        if cand.is_dir() and (cand / "README.md").exists():
-            return cand
-    return None
 
 
 def stdlib_text(max_files: int = 30, max_chars: int = 400_000) -> str:
@@ -112,12 +109,21 @@ def write_official_checkpoint(
 ) -> Path:
     """Write ``model`` the way the official Skywork release is laid out (sharded .bin + index, remote auto_map)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_sharded(model.state_dict(), out_dir, fmt=fmt, max_shard_bytes=max_shard_bytes)
-    config = model.config.to_dict()
-    config.update(
+    config = copy.deepcopy(
+        model.config
+    )  # save_model_dir sets architectures; leave the model's own config alone
+    save_model_dir(
+        out_dir,
+        config,
+        model.state_dict(),
+        architecture="SkyworkForCausalLM",
+        fmt=fmt,
+        max_shard_bytes=max_shard_bytes,
+    )
+    # The release's config.json predates transformers 5: flat rope_theta, a remote-code auto_map.
+    official = config.to_dict()
+    official.update(
         {
-            "architectures": ["SkyworkForCausalLM"],
             "model_type": "skywork",
             "auto_map": {
                 "AutoConfig": "configuration_skywork.SkyworkConfig",
@@ -126,35 +132,10 @@ def write_official_checkpoint(
             "torch_dtype": "float32",
         }
     )
-    rope = config.pop("rope_parameters", None) or {}
-    config["rope_theta"] = rope.get("rope_theta", 10000.0)
-    config["rope_scaling"] = None
+    rope = official.pop("rope_parameters", None) or {}
+    official["rope_theta"] = rope.get("rope_theta", 10000.0)
+    official["rope_scaling"] = None
     for key in ("dtype", "transformers_version", "_name_or_path"):
-        config.pop(key, None)
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+        official.pop(key, None)
+    (out_dir / "config.json").write_text(json.dumps(official, indent=2))
     return out_dir
-
-
-def _demo(out_dir: str) -> None:
-    """A short generation demo (stands in for ``make demo`` until the recipe runner lands)."""
-    from skywork.inference.generation import SamplingConfig, generate_text
-    from skywork.tokenizer import load
-
-    out = Path(out_dir)
-    tok_dir = build_tiny_tokenizer(out / "tokenizer", vocab_size=2000)
-    tokenizer = load(tok_dir)
-    model = build_tiny_model(vocab_size=len(tokenizer), preset="skywork-tiny")
-    model.save_pretrained(out / "model")
-    tokenizer.save_pretrained(out / "model")
-    print(f"tiny untrained model + tokenizer written to {out / 'model'}; streaming 40 tokens:")
-    for piece in generate_text(model, tokenizer, "def main():", SamplingConfig(max_new_tokens=40, seed=0)):
-        print(piece, end="", flush=True)
-    print()
-
-
-if __name__ == "__main__":  # python -m skywork.testing demo OUT_DIR
-    import sys
-
-    if len(sys.argv) != 3 or sys.argv[1] != "demo":
-        raise SystemExit("usage: python -m skywork.testing demo OUT_DIR")
-    _demo(sys.argv[2])

@@ -1,21 +1,28 @@
-"""Checkpoint files: strict validation before loading, official-format writing, and LLaMA export.
+"""HF model directories on disk: strict validation before loading, and the one writer of such a directory.
 
 transformers loads LLaMA-named weights itself; what it does not do is fail loudly: an unknown tensor is a
 warning and a missing one is silently re-initialised. :func:`validate_checkpoint` reads only tensor headers
 (safetensors metadata, or a memory-mapped ``torch.load(weights_only=True)``) and raises
 :class:`CheckpointError` naming the file and the tensor before any weights are materialised.
+
+:func:`save_model_dir` writes every model directory the project produces (training checkpoints, exports, test
+fixtures) in the official layout: ``config.json``, weight shards with their index, tokenizer files.
+
+This module knows no model class of its own: the expected tensors come from the class the caller passes
+(``SkyworkForCausalLM.from_pretrained`` passes itself), so ``modeling`` stands above ``checkpoint``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
-from transformers import LlamaConfig
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
 from skywork.utils.io import atomic_path, atomic_write_json
 
@@ -23,6 +30,15 @@ SAFE_INDEX, SAFE_SINGLE = "model.safetensors.index.json", "model.safetensors"
 BIN_INDEX, BIN_SINGLE = "pytorch_model.bin.index.json", "pytorch_model.bin"
 # Buffers some LLaMA-family exports saved; they are recomputed from the config, so they may be present or not.
 IGNORED_TENSORS = re.compile(r"(^|\.)rotary_emb\.inv_freq$")
+# Everything a tokenizer directory may hold; copied as is next to the weights when present.
+TOKENIZER_FILES = (
+    "tokenizer.model",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "added_tokens.json",
+)
 
 
 class CheckpointError(ValueError):
@@ -61,19 +77,26 @@ def read_shapes(shard: Path) -> dict[str, tuple[int, ...]]:
     return {name: tuple(t.shape) for name, t in state.items()}
 
 
-def expected_shapes(config: LlamaConfig) -> dict[str, tuple[int, ...]]:
-    from skywork.model.modeling import SkyworkForCausalLM
-
+def expected_shapes(
+    config: LlamaConfig, model_class: type[PreTrainedModel] = LlamaForCausalLM
+) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of ``model_class(config)``, built on the meta device (no memory, even for 13B)."""
     with torch.device("meta"):
-        model = SkyworkForCausalLM(config)
+        model = model_class(config)
     return {name: tuple(t.shape) for name, t in model.state_dict().items()}
 
 
-def validate_checkpoint(model_dir: str | Path, config: LlamaConfig) -> None:
-    """Raise :class:`CheckpointError` for a missing shard, a corrupt file, an unknown, missing or mis-shaped tensor."""
+def validate_checkpoint(
+    model_dir: str | Path, config: LlamaConfig, model_class: type[PreTrainedModel] = LlamaForCausalLM
+) -> None:
+    """Raise :class:`CheckpointError` for a missing shard, a corrupt file, an unknown, missing or mis-shaped tensor.
+
+    The expected tensors are those of ``model_class``; the default, transformers' LLaMA, has exactly the Skywork
+    release's tensor names (spec 3.3).
+    """
     model_dir = Path(model_dir)
     weight_map, shards = weight_files(model_dir)
-    expected = expected_shapes(config)
+    expected = expected_shapes(config, model_class)
     if config.tie_word_embeddings:
         expected.pop("lm_head.weight", None)
     for shard in shards:
@@ -153,16 +176,6 @@ def save_sharded(
     return paths
 
 
-TOKENIZER_FILES = (
-    "tokenizer.model",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "chat_template.jinja",
-    "added_tokens.json",
-)
-
-
 def save_model_dir(
     out_dir: str | Path,
     config,
@@ -179,8 +192,6 @@ def save_model_dir(
     Writes into ``out_dir`` (the caller wraps it in ``atomic_dir`` when the whole directory must appear at once).
     Tied heads are not stored twice. Used by training checkpoints, model export and the test builders.
     """
-    import shutil
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if architecture is not None:

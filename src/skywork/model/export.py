@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import GenerationConfig, LlamaConfig
 
+from skywork.model.checkpoint import save_model_dir
 from skywork.model.loading import load_model
 from skywork.utils.io import atomic_dir, atomic_write_json
 
-TOKENIZER_FILES = ("tokenizer.model", "tokenizer.json", "special_tokens_map.json", "chat_template.jinja")
+# Config keys that tie a directory to the Skywork classes (or to the run that wrote it); a LLaMA export drops them.
+_SKYWORK_ONLY_KEYS = ("model_type", "architectures", "auto_map", "_name_or_path", "transformers_version")
+# transformers' save_pretrained default, which exports have always used: a 13B bf16 export is one file.
+EXPORT_SHARD_BYTES = 50 * 10**9
 
 
 def export_llama(src: str | Path, out: str | Path, dtype: torch.dtype | None = None) -> Path:
@@ -20,27 +23,28 @@ def export_llama(src: str | Path, out: str | Path, dtype: torch.dtype | None = N
     src, out = Path(src), Path(out)
     model = load_model(src, dtype=dtype)
     config_dict = model.config.to_dict()
-    for key in ("model_type", "architectures", "auto_map", "_name_or_path", "transformers_version"):
+    for key in _SKYWORK_ONLY_KEYS:
         config_dict.pop(key, None)
     llama_config = LlamaConfig(**config_dict)
-    llama_config.architectures = ["LlamaForCausalLM"]
-    with torch.device("meta"):
-        llama = LlamaForCausalLM(llama_config)
-    llama.load_state_dict(model.state_dict(), assign=True)
     with atomic_dir(out) as tmp:
-        llama.save_pretrained(tmp, safe_serialization=True)
-        _copy_tokenizer(src, tmp)
+        save_model_dir(
+            tmp,
+            llama_config,
+            model.state_dict(),
+            architecture="LlamaForCausalLM",
+            tokenizer_dir=src,
+            generation_config=GenerationConfig.from_model_config(llama_config),
+            max_shard_bytes=EXPORT_SHARD_BYTES,
+        )
+        _retarget_tokenizer_config(tmp)
     return out
 
 
-def _copy_tokenizer(src: Path, dst: Path) -> None:
-    """Copy tokenizer files, retargeting the config at transformers' own LLaMA tokenizer (no remote code)."""
-    for name in TOKENIZER_FILES:
-        if (src / name).exists():
-            shutil.copy2(src / name, dst / name)
-    cfg_path = src / "tokenizer_config.json"
+def _retarget_tokenizer_config(model_dir: Path) -> None:
+    """Point the copied tokenizer config at transformers' own LLaMA tokenizer (no remote code, no auto_map)."""
+    cfg_path = model_dir / "tokenizer_config.json"
     if cfg_path.exists():
         cfg = json.loads(cfg_path.read_text())
         cfg.pop("auto_map", None)
         cfg["tokenizer_class"] = "LlamaTokenizer"
-        atomic_write_json(dst / "tokenizer_config.json", cfg)
+        atomic_write_json(cfg_path, cfg)

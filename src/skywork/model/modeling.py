@@ -27,6 +27,6 @@ class SkyworkForCausalLM(LlamaForCausalLM):
             config = kwargs.get("config")
             if not isinstance(config, SkyworkConfig):
                 config = SkyworkConfig.from_pretrained(path)
-            validate_checkpoint(path, config)
+            validate_checkpoint(path, config, model_class=cls)
         kwargs.pop("validate", None)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
