@@ -12,7 +12,8 @@ it ran alone:
 How the model receives (2), both documented by transformers 5 (``masking_utils``): an explicit 4D mask passed as
 ``attention_mask`` is used as-is (``_preprocess_mask_arguments`` returns early) by the eager and SDPA kernels;
 or no mask at all, in which case ``find_packed_sequence_indices`` detects the restarting ``position_ids`` and
-builds the same block-diagonal mask for whichever kernel is set (flash-attention then runs varlen). The test
+builds the same block-diagonal mask for whichever kernel is set (flash-attention then runs varlen), provided
+no KV cache is in play (``use_cache=False``; with a cache the detection is skipped and examples leak). The test
 ``tests/finetune/test_packing.py`` checks both against each example run alone.
 """
 
@@ -66,11 +67,15 @@ class PackedBatch:
     def model_inputs(self, mask: str = "4d", mask_dtype: torch.dtype = torch.float32) -> dict:
         """Forward kwargs: ``mask="4d"`` adds the block-diagonal ``attention_mask`` (eager/SDPA; ``mask_dtype``
         must be the attention's compute dtype, or bool for SDPA only); ``mask="none"`` leaves transformers to
-        derive it from ``position_ids`` (any kernel, flash-attention varlen included)."""
+        derive it from ``position_ids`` (any kernel, flash-attention varlen included) and sets
+        ``use_cache=False``: transformers only looks for packed position ids when no KV cache exists, and the
+        model makes one by default in eval mode, which would silently let examples attend to each other."""
         inputs = {"input_ids": self.input_ids, "labels": self.labels, "position_ids": self.position_ids}
         if mask == "4d":
             inputs["attention_mask"] = block_causal_mask(self.segment_ids, mask_dtype)
-        elif mask != "none":
+        elif mask == "none":
+            inputs["use_cache"] = False
+        else:
             raise ValueError(f"unknown mask {mask!r} (4d or none)")
         return inputs
 
