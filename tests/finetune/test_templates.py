@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from skywork.finetune.data import build_sft_dataset
+from skywork.finetune.data import SFTDataConfig, build_sft_dataset, load_sft_batches
 from skywork.finetune.formats import Conversation, Turn
 from skywork.finetune.templates import IGNORE, encode_example, official_turns
 from skywork.tokenizer import encode_chat
+from skywork.utils.config import from_dict
+from skywork.utils.io import InputError
 
 SINGLE = Conversation((Turn("  你好，请介绍一下北京。\r\n", "北京是中国的首都。"),))
 MULTI = Conversation(
@@ -139,6 +141,21 @@ def test_dataset_counts(tiny_tokenizer, write_jsonl):
     assert counts["tokens"] == sum(len(e) for e in examples)
     assert counts["supervised_tokens"] == sum(e.supervised_tokens for e in examples)
     assert all(len(e) <= 32 for e in examples)
+
+
+def test_config_section_builds_the_batch_source(tiny_tokenizer, write_jsonl):
+    path = write_jsonl(
+        "c.jsonl", [{"instruction": f"question {i}", "output": f"answer {i}"} for i in range(10)]
+    )
+    config = from_dict(SFTDataConfig, {"files": [str(path)], "max_seq_len": 64, "seq_len": 64}, "test.yaml")
+    batches, counts = load_sft_batches(config, tiny_tokenizer, micro_batch_size=2, seed=0)
+    assert counts["examples"] == 10 and counts["packing"]["rows"] < 10
+    batch = batches.next_batch()
+    assert batch["input_ids"].shape == (2, 64) and batch["attention_mask"].shape == (2, 1, 64, 64)
+    with pytest.raises(InputError, match="unknown"):
+        from_dict(SFTDataConfig, {"files": [], "pack": True}, "test.yaml")
+    with pytest.raises(InputError, match="shorter than max_seq_len"):
+        load_sft_batches(SFTDataConfig(files=[str(path)], seq_len=32, max_seq_len=64), tiny_tokenizer, 2)
 
 
 def test_official_turns_checks_itself_against_encode_chat(tiny_tokenizer, monkeypatch):

@@ -3,7 +3,7 @@
 See docs/finetuning.md. The training loop draws batches from :class:`PackedSFTBatches`.
 """
 
-from skywork.finetune.data import PackedSFTBatches, SFTDataConfig, build_sft_dataset
+from skywork.finetune.data import PackedSFTBatches, SFTDataConfig, build_sft_dataset, load_sft_batches
 from skywork.finetune.formats import Conversation, Turn, read_conversations
 from skywork.finetune.packing import (
     PackedBatch,
@@ -29,6 +29,7 @@ __all__ = [
     "collate_packed",
     "collate_padded",
     "encode_example",
+    "load_sft_batches",
     "pack_greedy",
     "read_conversations",
     "supervised_token_count",

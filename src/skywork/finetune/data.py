@@ -20,7 +20,7 @@ from skywork.finetune.formats import Format, OnError, ReadCounts, read_conversat
 from skywork.finetune.packing import collate_packed, collate_padded, pack_greedy
 from skywork.finetune.templates import TEMPLATES, Example, encode_example
 from skywork.utils.config import field
-from skywork.utils.io import expand_paths
+from skywork.utils.io import InputError, expand_paths
 
 
 @dataclass
@@ -207,5 +207,50 @@ class PackedSFTBatches:
         return {
             "rows": len(rows),
             "fill": tokens / capacity if capacity else 0.0,
-            "by_row_examples": dict(Counter(len(row) for row in rows)),
+            "examples_per_row": dict(Counter(len(row) for row in rows)),
         }
+
+
+def load_sft_batches(
+    config: SFTDataConfig,
+    tokenizer,
+    micro_batch_size: int,
+    seed: int = 0,
+    mask_dtype: torch.dtype = torch.float32,
+    epochs: int | None = None,
+) -> tuple[PackedSFTBatches, dict]:
+    """The batch source a config describes, and the data counts (plus packing rows and fill) for the summary.
+
+    Padding uses the tokenizer's pad id, else ``</s>`` (as the official train.py); it is never attended to nor
+    trained, so its value does not matter.
+    """
+    if config.seq_len < config.max_seq_len:
+        raise InputError(
+            f"seq_len {config.seq_len} is shorter than max_seq_len {config.max_seq_len}", field="seq_len"
+        )
+    examples, counts = build_sft_dataset(
+        config.files,
+        tokenizer,
+        config.template,
+        config.max_seq_len,
+        config.format,
+        config.on_error,
+        config.mask_history,
+        config.train_on_prompt,
+    )
+    if not examples:
+        raise InputError("no usable SFT example in the files", field="files")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    batches = PackedSFTBatches(
+        examples,
+        config.seq_len,
+        micro_batch_size,
+        pad_id,
+        seed=seed,
+        packing=config.packing,
+        attention_mask=config.attention_mask,
+        mask_dtype=mask_dtype,
+        epochs=epochs,
+    )
+    counts["packing"] = batches.stats()
+    return batches, counts
