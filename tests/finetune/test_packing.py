@@ -86,7 +86,11 @@ def test_packed_examples_match_each_example_run_alone(attention, kv_heads, mask)
     # and the batch's loss is the sum of its examples' losses: no label or attention crosses a boundary
     total = summed_loss(logits, labels)
     torch.testing.assert_close(total, sum(loss for _, loss in single), atol=1e-4, rtol=1e-6)
-    assert supervised_token_count(labels) == sum(e.supervised_tokens for e in examples)
+    count = supervised_token_count(labels)
+    assert count == sum(e.supervised_tokens for e in examples)
+    with torch.no_grad():  # transformers' own loss agrees when given the count
+        hf_loss = model(**inputs, labels=labels, num_items_in_batch=count).loss
+    torch.testing.assert_close(hf_loss, total / count, atol=1e-6, rtol=1e-5)
 
 
 def test_position_id_route_needs_use_cache_false():
