@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skywork.recipe.cli import app
-from skywork.recipe.collect import CollectConfig, CollectSource, collect
+from skywork.data.collect import CollectConfig, CollectSource, collect
 from skywork.utils.io import InputError
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
+from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
 from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_write_json
@@ -72,7 +72,7 @@ def _run_corpus(config: DemoCorpusConfig, ctx: StageContext) -> dict:
 
 
 def _run_collect(config: Any, ctx: StageContext) -> dict:
-    from skywork.recipe.collect import collect
+    from skywork.data.collect import collect
 
     summary = collect(config, ctx.stage_dir)
     for name, entry in summary.items():
@@ -81,7 +81,7 @@ def _run_collect(config: Any, ctx: StageContext) -> dict:
 
 
 def _collect_config() -> type:
-    from skywork.recipe.collect import CollectConfig
+    from skywork.data.collect import CollectConfig
 
     return CollectConfig
 
