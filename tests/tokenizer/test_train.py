@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from skywork.tokenizer import encode_chat, encode_turn, load
-from skywork.tokenizer.corpus import is_cjk_ideograph, split_long_line
+from skywork.tokenizer.corpus import split_long_line
 from skywork.tokenizer.train import TokenizerTrainConfig, load_train_config, train_tokenizer
 from skywork.utils.io import InputError
+from skywork.utils.text import is_cjk_ideograph
 
 from .conftest import SMALL
 

@@ -35,9 +35,10 @@ from pathlib import Path
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 
-from skywork.tokenizer.corpus import expand_inputs, has_cjk, is_cjk_ideograph, iter_lines, split_long_line
+from skywork.tokenizer.corpus import expand_inputs, iter_lines, split_long_line
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_dir, atomic_write_json
+from skywork.utils.text import CJK_IDEOGRAPH_RE, has_cjk, is_cjk_ideograph
 
 NORMAL = sp_pb2.ModelProto.SentencePiece.NORMAL
 CHAT_RESERVED = ("[USER]", "[BOT]", "[SEP]")
@@ -150,7 +151,7 @@ def _collect(config: TokenizerTrainConfig, latin_file: Path) -> tuple[list[str],
     files = expand_inputs(config.inputs)
     with latin_file.open("w", encoding="utf-8") as out:
         for line in iter_lines(files, config.text_field):
-            if has_cjk(line):
+            if has_cjk(line, pattern=CJK_IDEOGRAPH_RE):
                 stats.chinese_lines += 1
                 stats.chinese_chars_read += len(line)
                 chinese.append(line)

@@ -170,7 +170,10 @@ class DemoCorpus(SyntheticGenerator[DemoCorpusConfig]):
         self.write_jsonl(out, "labels.jsonl", labels)
         return {
             "training_text": {
-                **{f"train/{k}.jsonl": {"documents": f.rows, "text_bytes": f.text_bytes} for k, f in parts.items()},
+                **{
+                    f"train/{k}.jsonl": {"documents": f.rows, "text_bytes": f.text_bytes}
+                    for k, f in parts.items()
+                },
                 "stem/train.jsonl": {"documents": stem_file.rows, "text_bytes": stem_file.text_bytes},
             },
             "valid": valid,
@@ -291,7 +294,9 @@ class DemoCorpus(SyntheticGenerator[DemoCorpusConfig]):
                 _write_stem_problem(stem_file, text, _lang(text))
         stem_file.close()
         for split, texts in splits.items():
-            self.write_jsonl(out, f"leakage/{split}.jsonl", _records(texts, f"leak-{split}", f"leakage_{split}"))
+            self.write_jsonl(
+                out, f"leakage/{split}.jsonl", _records(texts, f"leak-{split}", f"leakage_{split}")
+            )
         return {split: len(texts) for split, texts in splits.items()}
 
     def _validation(self, out, valid_files, seen) -> dict[str, int]:

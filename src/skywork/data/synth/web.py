@@ -111,7 +111,6 @@ def _garbled(rng: random.Random) -> str:
     return text
 
 
-
 def defect_text(rng: random.Random, defect: str, recent: list[str], lang: str) -> tuple[str, str | None]:
     """The text of one planted defect and, for duplicates, the id of the document it copies."""
     if defect == "exact_dup":
