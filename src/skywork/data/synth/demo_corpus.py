@@ -122,7 +122,6 @@ def docstrings(text: str, min_chars: int = 300) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------- generator
 
 PARTS = ("web_en", "web_zh", "parallel", "code", "stem")
-TRAIN_FILES = ("train/web_en.jsonl", "train/web_zh.jsonl", "train/parallel.jsonl", "train/code.jsonl")
 
 
 def _lang(text: str) -> str:
