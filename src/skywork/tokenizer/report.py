@@ -26,7 +26,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 
 from skywork.tokenizer.corpus import iter_documents, split_long_line
-from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_json, read_jsonl
+from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_json
 from skywork.utils.text import is_cjk_ideograph
 
 CODE_SUFFIXES = (".py", ".js", ".ts", ".c", ".h", ".cc", ".cpp", ".java", ".go", ".rs", ".sh", ".rb")
@@ -92,33 +92,6 @@ def measure(sp: spm.SentencePieceProcessor, held: HeldOut) -> dict:
         covered = sum(sp.piece_to_id(ch) != sp.unk_id() for ch in ideographs)
         result["chinese_char_coverage"] = covered / len(ideographs) if ideographs else 0.0
     return result
-
-
-def measure_compression(tokenizer_dir: str | Path, files: dict[str, str], max_docs: int = 200) -> dict:
-    """Characters and UTF-8 bytes per token of the loaded HF tokenizer on the first ``max_docs`` documents of each
-    JSONL file (``text`` field), whole documents without special tokens: the tokenizer stage's summary."""
-    from skywork import tokenizer as tok
-
-    try:
-        tokenizer = tok.load(tokenizer_dir)
-    except Exception as err:  # noqa: BLE001 - the stage still finishes; the summary says why nothing was measured
-        return {"error": f"the tokenizer did not load ({err})"}
-    domains = {}
-    for domain, path in files.items():
-        texts = [row["text"] for row in read_jsonl(path, required=("text",))][:max_docs]
-        chars = sum(len(t) for t in texts)
-        utf8 = sum(len(t.encode("utf-8")) for t in texts)
-        tokens = sum(len(tokenizer.encode(t, add_special_tokens=False, verbose=False)) for t in texts)
-        domains[domain] = {
-            "file": str(path),
-            "documents": len(texts),
-            "chars": chars,
-            "utf8_bytes": utf8,
-            "tokens": tokens,
-            "chars_per_token": chars / max(tokens, 1),
-            "bytes_per_token": utf8 / max(tokens, 1),
-        }
-    return {"tokenizer_size": len(tokenizer), "max_docs": max_docs, "domains": domains}
 
 
 # ------------------------------------------------------------------------------------------------ baselines

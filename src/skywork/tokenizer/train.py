@@ -668,8 +668,8 @@ def train_tokenizer(
     keys in docs/tokenizer.md) holds it too, with the compression measured on ``compression_files`` (domain ->
     JSONL file, e.g. the held-out validation sets).
     """
+    from skywork.tokenizer.compression import measure_compression
     from skywork.tokenizer.export import write_tokenizer_dir
-    from skywork.tokenizer.report import measure_compression
     from skywork.utils.config import from_dict
     from skywork.utils.summary import write_summary
 
