@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from skywork.data.collect import CollectConfig, CollectSource, collect
 from skywork.recipe.cli import app
-from skywork.recipe.collect import CollectConfig, CollectSource, collect
 from skywork.utils.io import InputError
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"

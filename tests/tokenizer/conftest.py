@@ -28,7 +28,10 @@ def small_config(small_corpus):
 
 
 @pytest.fixture(scope="session")
-def small_tokenizer(tmp_path_factory, small_config):
+def small_tokenizer(tmp_path_factory, small_config, small_corpus):
     out = tmp_path_factory.mktemp("small") / "tok"
-    report = train_tokenizer(small_config, out, progress=lambda msg: None)
+    compression_files = {"zh": str(small_corpus / "zh.jsonl")}
+    report = train_tokenizer(
+        small_config, out, progress=lambda msg: None, compression_files=compression_files
+    )
     return out, report

@@ -9,10 +9,11 @@ import sentencepiece as spm
 import yaml
 
 from skywork.tokenizer import load
-from skywork.tokenizer.corpus import is_cjk_ideograph, iter_documents
+from skywork.tokenizer.corpus import iter_documents
 from skywork.tokenizer.report import tokenizer_report
 from skywork.tokenizer.train import TokenizerTrainConfig, train_tokenizer
 from skywork.utils.config import from_dict
+from skywork.utils.text import is_cjk_ideograph
 
 REPO = Path(__file__).resolve().parents[2]
 

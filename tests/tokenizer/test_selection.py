@@ -6,7 +6,6 @@ import jieba
 import sentencepiece as spm
 
 from skywork.testing import _ZH
-from skywork.tokenizer.corpus import is_cjk_ideograph
 from skywork.tokenizer.train import (
     _last_merge,
     _normal_piece_scores,
@@ -14,6 +13,7 @@ from skywork.tokenizer.train import (
     _worth,
     count_corpus_words,
 )
+from skywork.utils.text import is_cjk_ideograph
 
 
 def test_phrases_join_adjacent_jieba_words_and_stop_at_punctuation():

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from skywork.tokenizer import encode_chat, encode_turn, load
-from skywork.tokenizer.corpus import is_cjk_ideograph, split_long_line
+from skywork.tokenizer.corpus import split_long_line
 from skywork.tokenizer.train import TokenizerTrainConfig, load_train_config, train_tokenizer
 from skywork.utils.io import InputError
+from skywork.utils.text import is_cjk_ideograph
 
 from .conftest import SMALL
 
@@ -265,3 +266,21 @@ def test_auto_tokenizer_without_importing_skywork(small_tokenizer):
     name, ids, imported_skywork = json.loads(result.stdout.strip().splitlines()[-1])
     assert not imported_skywork and name == "TokenizersBackend"
     assert ids == [1] + _sp(out).encode(text)
+
+
+def test_summary_holds_the_report_and_the_measured_compression(small_tokenizer, small_corpus):
+    from skywork import tokenizer as tok
+    from skywork.utils.io import read_jsonl
+    from skywork.utils.summary import read_summary
+
+    out, report = small_tokenizer
+    summary = read_summary(out, "tokenizer", max_version=1)
+    assert summary["training"] == json.loads((out / "train_report.json").read_text()) == report
+    assert summary["vocab_size"] == report["vocab_size"] and summary["composition"] == report["composition"]
+    zh = summary["compression"]["domains"]["zh"]
+    texts = [row["text"] for row in read_jsonl(small_corpus / "zh.jsonl")][:200]
+    tokenizer = tok.load(out)
+    tokens = sum(len(tokenizer.encode(t, add_special_tokens=False)) for t in texts)
+    assert zh["documents"] == len(texts) and zh["tokens"] == tokens
+    assert zh["chars_per_token"] == sum(map(len, texts)) / tokens
+    assert summary["compression"]["tokenizer_size"] == len(tokenizer)

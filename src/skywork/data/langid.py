@@ -10,8 +10,9 @@ import functools
 import re
 from importlib import resources
 
+from skywork.utils.text import CJK_RE
+
 _WHITESPACE = re.compile(r"\s+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -21,7 +22,7 @@ def han_share(text: str) -> float:
     if _KANA_HANGUL.search(text):
         return 0.0
     letters = len(_LETTER.findall(text))
-    return len(_HAN.findall(text)) / letters if letters else 0.0
+    return len(CJK_RE.findall(text)) / letters if letters else 0.0
 
 
 @functools.cache

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from skywork.utils.text import CJK_CODEPOINTS
+
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 _FMIX64 = (
     np.uint64(33),
@@ -30,7 +32,6 @@ _FMIX64 = (
 )
 _POLY = np.uint64(0x100000001B3)  # FNV prime as the rolling-hash base
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))  # ext. A, unified, compatibility
 MAX_BATCH_SHINGLES = 8192  # (num_perm x 8192) uint32 = 4 MB at 128 permutations: stays in cache
 MAX_CHUNK_CHARS = 1 << 20  # sha1 mode: texts whose shingles (bytes) are held and deduplicated at once
 _SHA1_DIGEST = type(hashlib.sha1()).digest  # a C method: map() calls it without a Python frame
@@ -54,10 +55,10 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_chinese(text: str, sample: int = 2000) -> bool:
-    """More than 30% of the first ``sample`` characters (stripped) are CJK ideographs (``_CJK_RANGES``)."""
+    """More than 30% of the first ``sample`` characters (stripped) are CJK ideographs (``CJK_CODEPOINTS``)."""
     head = text[:sample]
     points = np.frombuffer(head.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cjk = sum(int(np.count_nonzero((points >= low) & (points <= high))) for low, high in _CJK_RANGES)
+    cjk = sum(int(np.count_nonzero((points >= low) & (points <= high))) for low, high in CJK_CODEPOINTS)
     return cjk > 0.3 * max(len(head.strip()), 1)
 
 

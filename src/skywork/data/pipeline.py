@@ -27,6 +27,7 @@ import orjson
 from skywork.data.quality import QualityConfig
 from skywork.utils.config import config_hash, field, load_config
 from skywork.utils.io import InputError, atomic_write_json
+from skywork.utils.summary import write_summary
 
 STEP_ORDER = (
     "input",
@@ -279,9 +280,20 @@ def _build_executors(config: PipelineConfig, files: list[str], tasks: int, execu
     raise InputError(f"unknown executor {executor!r} (expected 'local' or 'ray')", field="executor")
 
 
-def run_pipeline(config: PipelineConfig, executor: str = "local", workers: int = 1) -> dict:
-    """Run (or resume) the pipeline into ``config.output_dir`` and return the summary written to summary.json."""
+def run_pipeline(
+    config: PipelineConfig,
+    executor: str = "local",
+    workers: int = 1,
+    defect_labels: str | os.PathLike | None = None,
+) -> dict:
+    """Run (or resume) the pipeline into ``config.output_dir``; returns the keys written to ``summary.json``.
+
+    ``summary.json`` (kind ``data``, keys in docs/data.md) holds the accounting of :func:`summarize`, the plot
+    ``plots/removed_per_step.png`` and, given ``defect_labels`` (a labels.jsonl of planted defects such as the demo
+    corpus writes), the catch rate of each kind of defect.
+    """
     from skywork.data.io import resolve_inputs
+    from skywork.data.report import defect_catch_rates, plot_removed_per_step
 
     out = Path(config.output_dir)
     files = resolve_inputs(config.inputs)
@@ -291,7 +303,10 @@ def run_pipeline(config: PipelineConfig, executor: str = "local", workers: int =
     top.run()
     summary = summarize(out, tasks)
     summary["config_hash"] = config_hash(dataclasses.asdict(config))
-    atomic_write_json(out / "summary.json", summary)
+    if defect_labels is not None:
+        summary["defects"] = defect_catch_rates(out, defect_labels, summary["input"])
+    funnel = plot_removed_per_step(summary, out / "plots" / "removed_per_step.png")
+    write_summary(out, "data", summary, plots={"funnel": funnel} if funnel else {})
     return summary
 
 

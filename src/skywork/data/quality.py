@@ -13,7 +13,6 @@ import dataclasses
 from collections import Counter
 
 from skywork.data.textstats import (
-    CJK_RE,
     EN_TERMINAL,
     ZH_TERMINAL,
     duplicate_ngram_chars,
@@ -21,6 +20,7 @@ from skywork.data.textstats import (
     words,
 )
 from skywork.utils.config import field
+from skywork.utils.text import CJK_RE
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 C4_POLICY = (

@@ -25,14 +25,13 @@ import numpy as np
 
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_path, atomic_write_json
+from skywork.utils.text import CJK_RANGES, CJK_RE
 
 log = logging.getLogger(__name__)
 
 TABLE_BITS = 22
-_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
-_TOKEN = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", re.UNICODE
-)
+# CJK characters one by one, other word characters (underscore included, unlike utils.text.units) as words
+_TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W{CJK_RANGES}]+", re.UNICODE)
 
 
 @dataclasses.dataclass
@@ -77,7 +76,7 @@ def iter_texts(path: str | Path, max_docs: int = 10**9, min_chars: int = 40) -> 
     text = decode_bytes(path.read_bytes())[0] or ""
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
     for block in blocks:
-        block = " ".join(block.split()) if not _CJK.search(block) else block.strip()
+        block = " ".join(block.split()) if not CJK_RE.search(block) else block.strip()
         if len(block) >= min_chars and count < max_docs:
             count += 1
             yield block
@@ -85,7 +84,7 @@ def iter_texts(path: str | Path, max_docs: int = 10**9, min_chars: int = 40) -> 
 
 def language_of(text: str) -> str:
     head = text[:1000]
-    return "zh" if len(_CJK.findall(head)) > 0.3 * max(len(head.strip()), 1) else "en"
+    return "zh" if len(CJK_RE.findall(head)) > 0.3 * max(len(head.strip()), 1) else "en"
 
 
 class CharNgramLM:

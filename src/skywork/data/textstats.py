@@ -5,14 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 ZH_TERMINAL = ("。", "！", "？", "…", "”", "」", "』", "；", "：", "）", ".", "!", "?", '"')
 EN_TERMINAL = (".", "!", "?", '"', "'", "”", "’")
-
-
-def cjk_count(text: str) -> int:
-    return len(CJK_RE.findall(text))
 
 
 def words(text: str) -> list[str]:

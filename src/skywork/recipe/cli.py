@@ -125,7 +125,7 @@ def corpus_command(
     """Write the embedded bilingual demo corpus (with planted defects and their labels) without a recipe."""
     import json
 
-    from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
+    from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
 
     manifest = generate_corpus(DemoCorpusConfig(seed=seed, size_mb=size_mb), out_dir)
     print(json.dumps({k: manifest[k] for k in ("files", "defects", "valid", "leakage")}, indent=2))

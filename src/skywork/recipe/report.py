@@ -11,7 +11,7 @@ import html
 import json
 import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from skywork.recipe.runner import StageContext, read_state
-from skywork.utils.io import atomic_write_text, read_jsonl, save_figure
+from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_text, read_jsonl, save_figure
+from skywork.utils.summary import plot_path, read_summary
 
 
 @dataclass
@@ -118,13 +119,34 @@ def _time_plot(ctx: StageContext, out: Path) -> str | None:
     return out.name
 
 
-def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
-    if not names:
+def _stage_summary(ctx: StageContext, name: str, kind: str) -> dict | None:
+    """A stage's summary.json (the stage contract), or None when it has none it can be read by this report."""
+    try:
+        return read_summary(ctx.run_dir / name, kind, max_version=1)
+    except InputError as err:
+        ctx.log.info("stage %s: %s", name, err)
         return None
-    state = read_state(ctx.run_dir, names[0]) or {}
-    result = state.get("result", {})
-    files = result.get("files", {})
-    rows = [[name, _fmt(info["records"]), f"{info['bytes'] / 1e6:.2f}"] for name, info in files.items()]
+
+
+def _stage_plot(
+    ctx: StageContext, name: str, summary: dict, plot: str, img_dir: Path, filename: str, alt: str
+):
+    """A plot the stage drew, copied beside the report's own images; the ``img`` block showing it, or None."""
+    source = plot_path(ctx.run_dir / name, summary, plot)
+    if source is None or not source.is_file():
+        return None
+    atomic_write_bytes(img_dir / filename, source.read_bytes())
+    return ("img", (f"{img_dir.name}/{filename}", alt))
+
+
+def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
+    summary = _stage_summary(ctx, names[0], "corpus") if names else None
+    if summary is None:
+        return None
+    files = summary.get("training_text", {})
+    rows = [
+        [name, _fmt(info["documents"]), f"{info['text_bytes'] / 1e6:.2f}"] for name, info in files.items()
+    ]
     blocks: list[tuple[str, Any]] = [
         (
             "p",
@@ -134,7 +156,7 @@ def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
         ),
         ("table", (["file", "documents", "MB"], rows)),
     ]
-    defects = result.get("defects", {})
+    defects = summary.get("defects", {})
     if defects:
         blocks.append(
             ("table", (["planted defect", "documents"], [[k, _fmt(v)] for k, v in defects.items()]))
@@ -146,7 +168,7 @@ def _collected(ctx: StageContext, names: list[str]) -> Section | None:
     """What the collect stages gathered, per source (documents, characters, skipped lines by reason)."""
     rows = []
     for name in names:
-        sources = ((read_state(ctx.run_dir, name) or {}).get("result") or {}).get("sources") or {}
+        sources = (_stage_summary(ctx, name, "collect") or {}).get("sources") or {}
         for source, info in sources.items():
             skipped = ", ".join(f"{k}: {v}" for k, v in (info.get("skipped") or {}).items()) or "–"
             rows.append(
@@ -167,36 +189,19 @@ def _collected(ctx: StageContext, names: list[str]) -> Section | None:
     return Section("Collected sources", blocks)
 
 
-def _read_ids(path: Path) -> dict[str, str]:
-    """id -> filter reason of the documents under a data stage's excluded/ directory."""
-    from skywork.recipe.stages import capability
-
-    read_documents = capability("skywork.data.io", "read_documents")
-    reasons: dict[str, str] = {}
-    if not path.exists():
-        return reasons
-    for step_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-        for doc in read_documents(step_dir):
-            meta = doc.get("metadata") or {}
-            reasons[str(doc.get("id"))] = str(meta.get("filter_reason") or step_dir.name)
-    return reasons
+def _rules(by_rule: list) -> str:
+    return ", ".join(f"{rule} ({n})" for rule, n in by_rule) or "–"
 
 
 def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir: Path) -> Section | None:
-    if not names:
+    """The data stage's funnel and plot; with ``labels_path`` (the report's defect_labels) the catch rate of the
+    planted defects that the stage measured."""
+    summary = _stage_summary(ctx, names[0], "data") if names else None
+    if summary is None:
         return None
-    import matplotlib.pyplot as plt
-
-    data_dir = ctx.run_dir / names[0]
-    summary_file = data_dir / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     blocks: list[tuple[str, Any]] = []
     n_in, kept = summary.get("input"), summary.get("kept")
-    # The pipeline's own funnel (steps in order) when it wrote one, else the per-reason counts.
-    funnel = summary.get("funnel") or [
-        {"step": r, "removed": c} for r, c in (summary.get("excluded") or {}).items()
-    ]
-    steps = [(row["step"], row.get("removed", 0)) for row in funnel if "removed" in row]
+    steps = [(row["step"], row["removed"]) for row in summary.get("funnel", []) if "removed" in row]
     rows = [["input", _fmt(n_in), "100%"]]
     for step, removed in steps:
         rows.append([f"− {step}", _fmt(removed), f"{100 * removed / n_in:.2f}%" if n_in else "–"])
@@ -212,47 +217,29 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
     if by_reason and len(by_reason) != len(steps):
         reason_rows = [[r, _fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
         blocks.append(("table", (["removal reason (rule)", "documents"], reason_rows)))
-    if steps:
-        fig, ax = plt.subplots(figsize=(7, 0.4 * len(steps) + 1.5))
-        labels = ["input", *(s for s, _ in steps), "kept"]
-        values = [n_in or 0, *(c for _, c in steps), kept or 0]
-        colors = ["#4c72b0"] + ["#dd8452"] * len(steps) + ["#55a868"]
-        ax.barh(labels[::-1], values[::-1], color=colors[::-1])
-        ax.set_xlabel("documents")
-        ax.set_title("data funnel: documents removed per step")
-        fig.tight_layout()
-        save_figure(fig, img_dir / "data_funnel.png")
-        blocks.append(("img", (f"{img_dir.name}/data_funnel.png", "data funnel")))
-    if labels_path and Path(labels_path).exists():
-        labels = list(read_jsonl(labels_path, required=("id", "defect")))
-        reasons = _read_ids(data_dir / "excluded")
-        by_defect: dict[str, list[str]] = defaultdict(list)
-        for row in labels:
-            by_defect[row["defect"]].append(str(row["id"]))
-        rows = []
-        for defect, ids in by_defect.items():
-            caught = [reasons[i] for i in ids if i in reasons]
-            rules = ", ".join(f"{r} ({n})" for r, n in Counter(caught).most_common(3))
-            rows.append(
-                [
-                    defect,
-                    _fmt(len(ids)),
-                    _fmt(len(caught)),
-                    _pct(len(caught) / len(ids)),
-                    rules or "–",
-                ]
-            )
-        labelled = {str(row["id"]) for row in labels}
-        false_pos = Counter(r for i, r in reasons.items() if i not in labelled)
-        clean_total = (n_in or 0) - len(labelled)
-        fp = sum(false_pos.values())
+    funnel = _stage_plot(ctx, names[0], summary, "funnel", img_dir, "data_funnel.png", "data funnel")
+    if funnel:
+        blocks.append(funnel)
+    defects = summary.get("defects")
+    if labels_path and defects:
+        rows = [
+            [
+                defect,
+                _fmt(d["planted"]),
+                _fmt(d["removed"]),
+                _pct(d["removed"] / d["planted"]),
+                _rules(d["by_rule"]),
+            ]
+            for defect, d in defects["by_defect"].items()
+        ]
+        clean = defects["clean"]
         rows.append(
             [
                 "clean documents removed",
-                _fmt(clean_total),
-                _fmt(fp),
-                _pct(fp / clean_total if clean_total > 0 else None),
-                ", ".join(f"{r} ({n})" for r, n in false_pos.most_common(3)) or "–",
+                _fmt(clean["documents"]),
+                _fmt(clean["removed"]),
+                _pct(clean["removed"] / clean["documents"] if clean["documents"] > 0 else None),
+                _rules(clean["by_rule"]),
             ]
         )
         blocks.append(
@@ -270,53 +257,41 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
 
 
 def _tokenizer(ctx: StageContext, names: list[str], domain_files: dict[str, str]) -> Section | None:
-    if not names:
-        return None
-    state = read_state(ctx.run_dir, names[0]) or {}
-    report = (state.get("result") or {}).get("report") or {}
-    blocks: list[tuple[str, Any]] = []
-    composition = report.get("composition") if isinstance(report, dict) else None
-    if isinstance(composition, dict):
-        rows = [[k, _fmt(v if not isinstance(v, dict) else v.get("size", v))] for k, v in composition.items()]
-        blocks.append(("table", (["vocabulary part", "entries"], rows)))
-    tok_dir = ctx.run_dir / names[0]
-    if domain_files:
-        try:
-            from skywork import tokenizer as tok
+    """The tokenizer stage's composition, its compression on held-out files and its training report.
 
-            tokenizer = tok.load(tok_dir)
-        except Exception as err:  # noqa: BLE001 - the report still renders without this table
-            blocks.append(("p", f"Compression not measured: the tokenizer did not load ({err})."))
-        else:
-            rows = []
-            for domain, path in domain_files.items():
-                texts = [row["text"] for row in read_jsonl(path, required=("text",))][:200]
-                chars = sum(len(t) for t in texts)
-                utf8 = sum(len(t.encode("utf-8")) for t in texts)
-                tokens = sum(  # whole documents (verbose=False: no model-length warning)
-                    len(tokenizer.encode(t, add_special_tokens=False, verbose=False)) for t in texts
-                )
-                rows.append(
-                    [
-                        domain,
-                        _fmt(len(texts)),
-                        _fmt(chars / max(tokens, 1), 3),
-                        _fmt(utf8 / max(tokens, 1), 3),
-                    ]
-                )
-            blocks.append(
-                ("p", f"Compression on the held-out validation sets (vocabulary {len(tokenizer):,}).")
+    ``domain_files`` is no longer read: the tokenizer stage measured compression on these files itself.
+    """
+    summary = _stage_summary(ctx, names[0], "tokenizer") if names else None
+    if summary is None:
+        return None
+    blocks: list[tuple[str, Any]] = []
+    composition = summary.get("composition")
+    if isinstance(composition, dict):
+        rows = [[k, _fmt(v)] for k, v in composition.items()]
+        blocks.append(("table", (["vocabulary part", "entries"], rows)))
+    compression = summary.get("compression")
+    if compression and "error" in compression:
+        blocks.append(("p", f"Compression not measured: {compression['error']}."))
+    elif compression:
+        rows = [
+            [domain, _fmt(m["documents"]), _fmt(m["chars_per_token"], 3), _fmt(m["bytes_per_token"], 3)]
+            for domain, m in compression["domains"].items()
+        ]
+        blocks.append(
+            (
+                "p",
+                f"Compression on the held-out validation sets (vocabulary {compression['tokenizer_size']:,}).",
             )
-            blocks.append(
-                ("table", (["domain", "documents", "characters / token", "UTF-8 bytes / token"], rows))
-            )
-    if report:
+        )
+        blocks.append(("table", (["domain", "documents", "characters / token", "UTF-8 bytes / token"], rows)))
+    training = summary.get("training")
+    if training:
         blocks.append(
             (
                 "details",
                 (
                     "tokenizer training report (JSON)",
-                    json.dumps(report, indent=2, ensure_ascii=False, default=str),
+                    json.dumps(training, indent=2, ensure_ascii=False, default=str),
                 ),
             )
         )

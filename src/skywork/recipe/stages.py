@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
+from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
 from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_write_json
@@ -50,38 +50,35 @@ def capability(module: str, name: str) -> Any:
 
 
 def _run_corpus(config: DemoCorpusConfig, ctx: StageContext) -> dict:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    """The generator writes its files, manifest.json and summary.json (kind corpus) into the stage directory."""
+    from skywork.utils.progress import progress
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=ctx.console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("generating demo corpus", total=int(config.size_mb * 1e6))
-        manifest = generate_corpus(
-            config, ctx.stage_dir, progress=lambda done, total: bar.update(task, completed=done)
-        )
+    total = int(config.size_mb * 1e6)
+    with progress("generating demo corpus", total, unit="bytes", console=ctx.console) as bar:
+        manifest = generate_corpus(config, ctx.stage_dir, progress=lambda done, _: bar.update(completed=done))
     ctx.log.info("corpus files: %s", json.dumps(manifest["files"]))
-    return {"files": manifest["files"], "defects": manifest["defects"], "valid": manifest["valid"]}
+    return {
+        "training_text": manifest["training_text"],
+        "defects": manifest["defects"],
+        "valid": manifest["valid"],
+    }
 
 
 # -------------------------------------------------------------------------------------------- collect
 
 
 def _run_collect(config: Any, ctx: StageContext) -> dict:
-    from skywork.recipe.collect import collect
+    """One JSONL per source and summary.json (kind collect) in the stage directory."""
+    from skywork.data.collect import collect
 
-    summary = collect(config, ctx.stage_dir)
-    for name, entry in summary.items():
+    sources = collect(config, ctx.stage_dir)
+    for name, entry in sources.items():
         ctx.console.print(f"{name}: {entry['documents']:,} documents, {entry['chars']:,} characters")
-    return {"sources": summary}
+    return {"sources": sources}
 
 
 def _collect_config() -> type:
-    from skywork.recipe.collect import CollectConfig
+    from skywork.data.collect import CollectConfig
 
     return CollectConfig
 
@@ -93,10 +90,21 @@ def _data_config():
     return capability("skywork.data.pipeline", "PipelineConfig")
 
 
+def _defect_labels(ctx: StageContext) -> str | None:
+    """The planted-defect labels a report stage of this recipe names, when they exist already (the data stage
+    measures their catch rate for its summary)."""
+    for stage in ctx.recipe.stages:
+        labels = stage.raw.get("defect_labels") if stage.kind == "report" else None
+        if labels and Path(labels).exists():
+            return str(labels)
+    return None
+
+
 def _run_data(config: Any, ctx: StageContext) -> dict:
+    """The pipeline writes kept/, excluded/, summary.json (kind data) and its plots into the stage directory."""
     run_pipeline = capability("skywork.data.pipeline", "run_pipeline")
     workers = min(2, os.cpu_count() or 1)
-    summary = run_pipeline(config, executor="local", workers=workers)
+    summary = run_pipeline(config, executor="local", workers=workers, defect_labels=_defect_labels(ctx))
     return {"summary": summary}
 
 
@@ -107,9 +115,28 @@ def _tokenizer_config():
     return capability("skywork.tokenizer.train", "TokenizerTrainConfig")
 
 
+def _compression_files(ctx: StageContext) -> dict[str, str]:
+    """Held-out files to measure the tokenizer's compression on: the domains of the recipe's first evaluate
+    stage, else the demo corpus's validation sets; files that do not exist yet are left out (and logged)."""
+    evaluate = next((s for s in ctx.recipe.stages if s.kind == "evaluate"), None)
+    files = dict((evaluate.raw.get("domains") if evaluate else None) or {})
+    corpus = next((s for s in ctx.recipe.stages if s.kind == "demo_corpus"), None)
+    if not files and corpus:
+        valid = ctx.stage_dir_of(corpus.name) / "valid"
+        files = {p.stem: str(p) for p in sorted(valid.glob("*.jsonl"))}
+    missing = [name for name, path in files.items() if not Path(path).is_file()]
+    if missing:
+        ctx.log.info(
+            "compression not measured on %s: not written before the tokenizer stage", ", ".join(missing)
+        )
+    return {name: str(path) for name, path in files.items() if name not in missing}
+
+
 def _run_tokenizer(config: Any, ctx: StageContext) -> dict:
+    """The trainer writes the tokenizer and summary.json (kind tokenizer, with its compression) into the stage
+    directory."""
     train_tokenizer = capability("skywork.tokenizer.train", "train_tokenizer")
-    report = train_tokenizer(config, ctx.stage_dir)
+    report = train_tokenizer(config, ctx.stage_dir, compression_files=_compression_files(ctx))
     return {"report": report}
 
 

@@ -1,6 +1,7 @@
 """Reading a tokenizer corpus: txt / jsonl(.gz) files, directories and globs, split into Chinese and other lines.
 
-A line that contains at least one CJK ideograph is "Chinese" (it feeds the character and word counts); every other
+A line that contains at least one CJK ideograph (``skywork.utils.text.CJK_IDEOGRAPH_RE``: the BMP ranges and the
+supplementary-plane ideographs) is "Chinese" (it feeds the character and word counts); every other
 line feeds the Latin/code BPE. Lines longer than SentencePiece's ``max_sentence_length`` (bytes) would be skipped
 silently by its trainer, so :func:`split_long_line` cuts them at spaces (or anywhere, as a last resort) and the
 caller counts them.
@@ -9,28 +10,12 @@ caller counts them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from skywork.utils.io import InputError, expand_paths, read_jsonl_lines
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".json", ".md", ".py")
-
-
-def is_cjk_ideograph(ch: str) -> bool:
-    """CJK Unified Ideographs (BMP, extension A, extensions B+ in plane 2/3) and compatibility ideographs."""
-    cp = ord(ch)
-    return (
-        0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x323AF
-    )
-
-
-_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
-
-
-def has_cjk(text: str) -> bool:
-    return _CJK.search(text) is not None
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:

@@ -25,8 +25,9 @@ from pathlib import Path
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 
-from skywork.tokenizer.corpus import is_cjk_ideograph, iter_documents, split_long_line
+from skywork.tokenizer.corpus import iter_documents, split_long_line
 from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_json
+from skywork.utils.text import is_cjk_ideograph
 
 CODE_SUFFIXES = (".py", ".js", ".ts", ".c", ".h", ".cc", ".cpp", ".java", ".go", ".rs", ".sh", ".rb")
 LABELS = ("chinese", "english", "code")

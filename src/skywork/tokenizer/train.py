@@ -35,9 +35,10 @@ from pathlib import Path
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 
-from skywork.tokenizer.corpus import expand_inputs, has_cjk, is_cjk_ideograph, iter_lines, split_long_line
+from skywork.tokenizer.corpus import expand_inputs, iter_lines, split_long_line
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_dir, atomic_write_json
+from skywork.utils.text import CJK_IDEOGRAPH_RE, has_cjk, is_cjk_ideograph
 
 NORMAL = sp_pb2.ModelProto.SentencePiece.NORMAL
 CHAT_RESERVED = ("[USER]", "[BOT]", "[SEP]")
@@ -150,7 +151,7 @@ def _collect(config: TokenizerTrainConfig, latin_file: Path) -> tuple[list[str],
     files = expand_inputs(config.inputs)
     with latin_file.open("w", encoding="utf-8") as out:
         for line in iter_lines(files, config.text_field):
-            if has_cjk(line):
+            if has_cjk(line, pattern=CJK_IDEOGRAPH_RE):
                 stats.chinese_lines += 1
                 stats.chinese_chars_read += len(line)
                 chinese.append(line)
@@ -296,13 +297,14 @@ def count_corpus_words(
     import logging
 
     import jieba
-    from tqdm import tqdm
+
+    from skywork.utils.progress import track
 
     jieba.setLogLevel(logging.WARNING)
     words: Counter = Counter()
     phrases: Counter = Counter()
-    # A bar on terminals only (disable=None): segmentation is the slow part of training (~170k characters/s).
-    for line in tqdm(lines, desc="jieba", unit=" lines", disable=None, leave=False):
+    # Segmentation is the slow part of training (~170k characters/s), so it shows progress.
+    for line in track(lines, "jieba", unit="lines"):
         run: list[str] = []  # the current run of adjacent all-ideograph jieba words
         for word in [*jieba.cut(line, HMM=hmm), ""]:
             if word and all(is_cjk_ideograph(ch) for ch in word):
@@ -652,15 +654,24 @@ def _sample_lines(path: Path, count: int) -> list[str]:
     return lines[:: max(1, len(lines) // count)]
 
 
-def train_tokenizer(config: TokenizerTrainConfig | dict, out_dir: str | Path, progress=print) -> dict:
+def train_tokenizer(
+    config: TokenizerTrainConfig | dict,
+    out_dir: str | Path,
+    progress=print,
+    compression_files: dict[str, str] | None = None,
+) -> dict:
     """Train the tokenizer and write ``out_dir`` (SentencePiece model + HF files); returns the report.
 
     ``config`` may be a plain dict of the YAML keys (checked like the YAML). The report holds ``vocab_size``,
     ``composition`` (the four part sizes), where the Chinese characters and words came from, corpus counts (lines,
-    long lines split), timings and the ``fast_tokenizer`` check.
+    long lines split), timings and the ``fast_tokenizer`` check. ``out_dir/summary.json`` (kind ``tokenizer``,
+    keys in docs/tokenizer.md) holds it too, with the compression measured on ``compression_files`` (domain ->
+    JSONL file, e.g. the held-out validation sets).
     """
+    from skywork.tokenizer.compression import measure_compression
     from skywork.tokenizer.export import write_tokenizer_dir
     from skywork.utils.config import from_dict
+    from skywork.utils.summary import write_summary
 
     if isinstance(config, dict):
         config = from_dict(TokenizerTrainConfig, config)
@@ -673,4 +684,11 @@ def train_tokenizer(config: TokenizerTrainConfig | dict, out_dir: str | Path, pr
             json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False)
         )
         atomic_write_json(tmp / "train_report.json", report)
+    summary = {
+        "vocab_size": report["vocab_size"],
+        "composition": report["composition"],
+        "compression": measure_compression(out_dir, compression_files) if compression_files else None,
+        "training": report,
+    }
+    write_summary(out_dir, "tokenizer", summary)
     return report

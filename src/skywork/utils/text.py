@@ -8,6 +8,12 @@ import re
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_CODEPOINTS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 CJK_RE = re.compile(f"[{CJK_RANGES}]")
+# The tokenizer also counts the supplementary-plane ideographs (extensions B-H, U+20000-U+323AF): a vocabulary
+# must decide about every ideograph it meets, while the data stages keep to the BMP ranges above.
+CJK_IDEOGRAPH_RANGES = CJK_RANGES + "\U00020000-\U000323af"
+CJK_IDEOGRAPH_RE = re.compile(f"[{CJK_IDEOGRAPH_RANGES}]")
+# The unified block alone (U+4E00-U+9FFF): the cheap zh/en label the demo corpus and the collect stage write.
+CJK_UNIFIED_RE = re.compile("[\u4e00-\u9fff]")
 _UNIT_RE = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+")
 
 
@@ -21,15 +27,20 @@ def cjk_count(text: str) -> int:
     return len(CJK_RE.findall(text))
 
 
-def has_cjk(text: str, prefix: int | None = None) -> bool:
-    """Whether ``text`` (or its first ``prefix`` characters) holds any CJK ideograph."""
-    return CJK_RE.search(text if prefix is None else text[:prefix]) is not None
+def is_cjk_ideograph(char: str) -> bool:
+    """True for one ideograph of :data:`CJK_IDEOGRAPH_RANGES` (the BMP ranges and the supplementary planes)."""
+    return bool(CJK_IDEOGRAPH_RE.fullmatch(char))
 
 
-def zh_or_en(text: str, prefix: int = 300) -> str:
-    """``"zh"`` when the first ``prefix`` characters hold a CJK ideograph, else ``"en"`` (a cheap label for
-    generated or pre-sorted text; real language ID is ``skywork.data.langid``)."""
-    return "zh" if has_cjk(text, prefix) else "en"
+def has_cjk(text: str, prefix: int | None = None, pattern: re.Pattern = CJK_RE) -> bool:
+    """Whether ``text`` (or its first ``prefix`` characters) holds any CJK ideograph (of ``pattern``)."""
+    return pattern.search(text if prefix is None else text[:prefix]) is not None
+
+
+def zh_or_en(text: str, prefix: int = 300, pattern: re.Pattern = CJK_RE) -> str:
+    """``"zh"`` when the first ``prefix`` characters hold a CJK ideograph (of ``pattern``), else ``"en"`` (a cheap
+    label for generated or pre-sorted text; real language ID is ``skywork.data.langid``)."""
+    return "zh" if has_cjk(text, prefix, pattern) else "en"
 
 
 def units(text: str) -> list[str]:

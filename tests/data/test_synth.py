@@ -1,15 +1,21 @@
-"""The embedded demo corpus: deterministic, SkyPile-shaped, correct GSM8K-style arithmetic, labelled defects."""
+"""The synthetic generators' common shape (seeded, manifest with sha256) and the embedded demo corpus:
+deterministic, SkyPile-shaped, correct GSM8K-style arithmetic, labelled defects."""
 
 from __future__ import annotations
 
 import json
+import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from skywork.recipe.corpus import DEFECTS, DemoCorpusConfig, code_chunks, generate_corpus
+from skywork.data.synth.base import GeneratorConfig, SyntheticGenerator
+from skywork.data.synth.demo_corpus import DEFECTS, DemoCorpusConfig, code_chunks, generate_corpus
+from skywork.utils.digest import file_sha256
 from skywork.utils.io import read_jsonl
+from skywork.utils.summary import read_summary
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +39,14 @@ def test_layout_and_record_schema(corpus):
         "stem/train.jsonl",
     ]:
         rows = list(read_jsonl(corpus / rel, required=("id", "text", "source", "lang")))
-        assert len(rows) == manifest["files"][rel]["records"] > 0
+        assert len(rows) == manifest["files"][rel]["rows"] == manifest["training_text"][rel]["documents"] > 0
     for domain in ("en", "zh", "code", "stem"):
         assert len(_texts(corpus / "valid" / f"{domain}.jsonl")) == 20
     sources = {row["source"] for row in read_jsonl(corpus / "train/web_en.jsonl")}
     assert sources == {"web_en", "docs_en"}
     zh = _texts(corpus / "train/web_zh.jsonl")
     assert sum(bool(re.search("[\u4e00-\u9fff]", t)) for t in zh) > 0.8 * len(zh)
-    total = sum(f["bytes"] for f in manifest["files"].values())
+    total = sum(f["text_bytes"] for f in manifest["training_text"].values())
     assert 0.5e6 < total < 0.75e6
 
 
@@ -105,3 +111,58 @@ def test_code_chunks_cut_at_top_level_definitions():
     chunks = list(code_chunks(source, min_chars=300))
     assert len(chunks) > 1 and "".join(chunks).count("def f") == 5
     assert all(c.startswith(("import", "def")) for c in chunks)
+
+
+def test_manifest_lists_every_file_with_rows_bytes_and_sha256(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert manifest["generator"] == {"name": "demo_corpus", "version": 1}
+    assert manifest["seed"] == 0 and manifest["config"]["size_mb"] == 0.6
+    written = sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*.jsonl"))
+    assert sorted(manifest["files"]) == written
+    for rel, entry in manifest["files"].items():
+        path = corpus / rel
+        assert entry["sha256"] == file_sha256(path) and entry["bytes"] == path.stat().st_size
+        assert entry["rows"] == len(path.read_text().splitlines())
+    summary = read_summary(corpus, "corpus")
+    assert summary["training_text"] == manifest["training_text"] and summary["defects"] == manifest["defects"]
+
+
+@dataclass
+class _CountConfig(GeneratorConfig):
+    rows: int = 5
+
+
+class _Counting(SyntheticGenerator[_CountConfig]):
+    """The smallest generator: seeded random numbers, one file."""
+
+    name = "counting"
+    version = 3
+
+    def write(self, out, progress):
+        rng = random.Random(self.config.seed)
+        self.write_jsonl(out, "numbers.jsonl", [{"text": str(rng.random())} for _ in range(self.config.rows)])
+        return {"note": "extra keys land in the manifest"}
+
+
+def test_the_common_shape_same_seed_same_sha256(tmp_path):
+    first = _Counting(_CountConfig(seed=7)).generate(tmp_path / "a")
+    again = _Counting(_CountConfig(seed=7)).generate(tmp_path / "b")
+    other = _Counting(_CountConfig(seed=8)).generate(tmp_path / "c")
+    assert first["files"] == again["files"] and first["files"] != other["files"]
+    assert first["files"]["numbers.jsonl"]["rows"] == 5
+    assert first["generator"] == {"name": "counting", "version": 3} and first["seed"] == 7
+    assert first["config"] == {"seed": 7, "rows": 5} and first["note"] == "extra keys land in the manifest"
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text()) == first
+    assert not (tmp_path / "a" / "summary.json").exists()  # only stage generators write one
+
+
+def test_a_failing_generator_leaves_no_half_written_file(tmp_path):
+    class Failing(_Counting):
+        def write(self, out, progress):
+            handle = self.jsonl(out, "partial.jsonl")
+            handle.write({"text": "one row"})
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        Failing(_CountConfig()).generate(tmp_path)
+    assert not any(tmp_path.rglob("*.jsonl")) and not (tmp_path / "manifest.json").exists()

@@ -4,20 +4,25 @@ Real corpora come as plain text (one document per line, whole books, tab-separat
 whose text sits under another key (CCNet's ``raw_content``). Each source becomes ``RUN_DIR/<stage>/<name>.jsonl``
 with records ``{"id", "text", "source", "lang"}``; the id (``<name>-<n>``) lets the data stage's outputs be traced
 back. Lines that are empty are skipped and counted; a record without the text field is an error naming file and
-line (nothing is dropped silently).
+line (nothing is dropped silently). :class:`CollectReader` is the datatrove reader step of one source;
+:func:`collect` runs it for every source and writes the files and ``summary.json`` (kind ``collect``, keys in
+docs/data.md).
 """
 
 from __future__ import annotations
 
-import glob
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
 from skywork.utils.config import field
-from skywork.utils.io import InputError, atomic_path, read_jsonl
+from skywork.utils.io import InputError, expand_paths, read_jsonl, write_jsonl
+from skywork.utils.summary import write_summary
+from skywork.utils.text import CJK_UNIFIED_RE, zh_or_en
 
 
 @dataclass
@@ -53,13 +58,8 @@ class CollectConfig:
 
 
 def _paths(source: CollectSource) -> list[Path]:
-    paths: list[Path] = []
-    for entry in source.files:
-        matches = sorted(glob.glob(entry, recursive=True)) if glob.has_magic(entry) else [entry]
-        if not matches:
-            raise InputError("no file matches", entry, field=f"sources.{source.name}.files")
-        paths += [Path(m) for m in matches if Path(m).is_file()]
-    return paths
+    """The source's files in the order given (globs sorted, directories searched, repeats read once)."""
+    return expand_paths(source.files, field=f"sources.{source.name}.files")
 
 
 def _paragraph_docs(text: str, max_chars: int) -> Iterator[str]:
@@ -107,38 +107,66 @@ def _documents(source: CollectSource, path: Path, encoding: str, skipped: dict[s
 
 
 def _lang(text: str) -> str:
-    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text[:300]) else "en"
+    """The record label: the unified ideograph block only (what the collect stage always wrote)."""
+    return zh_or_en(text, 300, CJK_UNIFIED_RE)
+
+
+class CollectReader(PipelineStep):
+    """A datatrove reader of one collect source: its files in order, one :class:`Document` per text.
+
+    Documents carry ``id`` ``<name>-<n>`` and ``metadata`` ``{"source", "lang"}``; ``skipped`` and ``chars`` count
+    what was read. The ids number the documents of the whole source, so the source is read by one task.
+    """
+
+    name = "skywork collect reader"
+    type = "📖 - READER"
+
+    def __init__(self, source: CollectSource, encoding: str = "utf-8-sig"):
+        super().__init__()
+        self.source, self.encoding = source, encoding
+        self.paths = _paths(source)
+        self.skipped: dict[str, int] = {}
+        self.chars = 0
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if world_size != 1:
+            raise ValueError("a collect source is read by one task (its ids count the documents in order)")
+        source, count = self.source, 0
+        for path in self.paths:
+            for text in _documents(source, path, self.encoding, self.skipped):
+                if source.max_docs is not None and count >= source.max_docs:
+                    break
+                count += 1
+                self.chars += len(text)
+                self.stat_update("documents")
+                yield Document(
+                    text=text,
+                    id=f"{source.name}-{count:06d}",
+                    metadata={"source": source.name, "lang": source.lang or _lang(text)},
+                )
 
 
 def collect(config: CollectConfig, out_dir: str | Path) -> dict:
-    """Write one JSONL per source; returns ``{name: {"files", "documents", "chars", "skipped"}}``."""
+    """Write one JSONL per source and ``summary.json`` (kind ``collect``); returns
+    ``{name: {"files", "documents", "chars", "skipped"}}``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = [s.name for s in config.sources]
     if len(set(names)) != len(names):
         raise InputError(f"source names must be unique: {names}", field="sources")
-    summary: dict[str, dict] = {}
+    sources: dict[str, dict] = {}
     for source in config.sources:
-        paths = _paths(source)
-        count, chars, skipped = 0, 0, {}
-        with atomic_path(out / f"{source.name}.jsonl") as tmp, tmp.open("w", encoding="utf-8") as handle:
-            for path in paths:
-                for text in _documents(source, path, config.encoding, skipped):
-                    if source.max_docs is not None and count >= source.max_docs:
-                        break
-                    count += 1
-                    chars += len(text)
-                    record = {
-                        "id": f"{source.name}-{count:06d}",
-                        "text": text,
-                        "source": source.name,
-                        "lang": source.lang or _lang(text),
-                    }
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        summary[source.name] = {
-            "files": [str(p) for p in paths],
+        reader = CollectReader(source, config.encoding)
+        records = (
+            {"id": doc.id, "text": doc.text, "source": doc.metadata["source"], "lang": doc.metadata["lang"]}
+            for doc in reader.run()
+        )
+        count = write_jsonl(out / f"{source.name}.jsonl", records)
+        sources[source.name] = {
+            "files": [str(p) for p in reader.paths],
             "documents": count,
-            "chars": chars,
-            "skipped": skipped,
+            "chars": reader.chars,
+            "skipped": reader.skipped,
         }
-    return summary
+    write_summary(out, "collect", {"sources": sources})
+    return sources

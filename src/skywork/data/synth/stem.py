@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from skywork.recipe.lexicon import NAMES, Pair
+from skywork.data.synth.lexicon import NAMES, Pair
 
 
 @dataclass
