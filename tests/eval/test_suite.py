@@ -141,3 +141,12 @@ def test_bad_suite_names_the_key(tmp_path, tiny_model_dir):
     result = runner.invoke(app, ["run", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "domains.x" in result.output and "missing.jsonl" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_example_suite_file_is_valid():
+    from skywork.eval.suite import SuiteConfig
+    from skywork.utils.config import load_config
+
+    config = load_config(SuiteConfig, Path(__file__).resolve().parents[2] / "configs" / "eval" / "demo.yaml")
+    config.validate()
+    assert list(config.domains) == ["en", "zh", "code", "stem"] and config.leakage and config.gsm8k
