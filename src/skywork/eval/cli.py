@@ -29,10 +29,10 @@ _DEVICE = typer.Option("cpu", help="Device: cpu, cuda, cuda:1, ...")
 
 
 def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str):
-    from skywork.model import load_model
-    from skywork.tokenizer import load
+    from skywork.eval.adapter import ModelAdapter
 
-    return load_model(model_dir, dtype=dtype, device=device), load(tokenizer_dir or model_dir, chat=False)
+    adapter = ModelAdapter.load(model_dir, tokenizer_dir, dtype=dtype, device=device, chat=False)
+    return adapter.model, adapter.tokenizer
 
 
 def _write(output: Path, results: dict) -> None:
