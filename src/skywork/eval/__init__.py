@@ -1,5 +1,8 @@
 """Evaluation: domain loss (cross-tokenizer normalised), C-Eval / CMMLU / MMLU, GSM8K and the leakage test.
 
+``suite`` runs several models on all of them (``skywork eval run SUITE.yaml``, the recipe's evaluate stage);
+each benchmark builds ``requests`` that one ``adapter.ModelAdapter`` answers (lm-evaluation-harness's split).
+
 Every protocol follows the official Skywork evaluation scripts (spec section 3.6) exactly; the speed comes from
 how the work is batched (length-sorted batches, a shared few-shot KV cache), never from changing what is computed.
 The public functions are imported lazily so ``skywork eval --help`` does not load torch.
@@ -10,6 +13,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "run_suite": "skywork.eval.suite",
+    "SuiteConfig": "skywork.eval.suite",
+    "ModelAdapter": "skywork.eval.adapter",
     "evaluate_loss": "skywork.eval.loss",
     "leakage_test": "skywork.eval.leakage",
     "evaluate_mcq": "skywork.eval.mcq",

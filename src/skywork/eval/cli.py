@@ -1,11 +1,14 @@
-"""``skywork eval``: domain loss, C-Eval / CMMLU / MMLU, GSM8K, the leakage test, n-gram overlap, lm-eval export.
+"""``skywork eval``: a whole suite (``run SUITE.yaml``), or one evaluator: domain loss, C-Eval / CMMLU / MMLU, GSM8K,
+the leakage test, n-gram overlap, lm-eval export.
 
-Every command writes its results as JSON (``--output``, atomically) and prints a table. Heavy imports happen
+Every single-evaluator command writes its results as JSON (``--output``, atomically) and prints a table; ``run``
+writes a directory (summary.json, results.json, plots). Heavy imports happen
 inside the commands so ``skywork eval --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -26,10 +29,10 @@ _DEVICE = typer.Option("cpu", help="Device: cpu, cuda, cuda:1, ...")
 
 
 def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str):
-    from skywork.model import load_model
-    from skywork.tokenizer import load
+    from skywork.eval.adapter import ModelAdapter
 
-    return load_model(model_dir, dtype=dtype, device=device), load(tokenizer_dir or model_dir, chat=False)
+    adapter = ModelAdapter.load(model_dir, tokenizer_dir, dtype=dtype, device=device, chat=False)
+    return adapter.model, adapter.tokenizer
 
 
 def _write(output: Path, results: dict) -> None:
@@ -41,6 +44,64 @@ def _write(output: Path, results: dict) -> None:
 
 def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def run(
+    suite: Path = typer.Argument(
+        ..., help="Suite YAML: the keys of a recipe's evaluate stage (docs/evaluation.md)."
+    ),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output directory for summary.json, results.json, plots and GSM8K logs (default: runs/eval/SUITE).",
+    ),
+) -> None:
+    """Run an evaluation suite: every model on every configured domain, benchmark and leakage split."""
+    from skywork.eval.suite import SuiteConfig, check_inputs, run_suite
+    from skywork.utils.config import load_config
+    from skywork.utils.io import InputError
+
+    try:
+        config = load_config(SuiteConfig, suite)
+        config.validate()
+        check_inputs(config, suite)
+    except InputError as error:
+        Console(stderr=True).print(f"[red]invalid suite {suite}[/red]: {error}")
+        raise typer.Exit(2) from None
+    res = run_suite(config, output or Path("runs") / "eval" / suite.stem, console=console)
+    console.print(_suite_table(suite.name, json.loads(Path(res["summary"]).read_text(encoding="utf-8"))))
+    console.print(f"[dim]summary written to {res['summary']}[/dim]")
+
+
+def _suite_table(title: str, summary: dict) -> Table:
+    """One row per figure of the suite's summary.json, grouped by model."""
+    table = Table(title=f"evaluation suite {title}")
+    for col in ("model", "result", "value"):
+        table.add_column(col, justify="left" if col != "value" else "right")
+    for label, entry in summary["models"].items():
+        rows = [
+            (f"{name} loss / ppl", f"{r['loss']:.4f} / {r['ppl']:.2f}")
+            for name, r in entry.get("domains", {}).items()
+        ]
+        if "pooled" in entry:
+            rows.append(
+                ("average loss / ppl", f"{entry['pooled']['loss']:.4f} / {entry['pooled']['ppl']:.2f}")
+            )
+        if "leakage" in entry:
+            leak = entry["leakage"]
+            rows.append(("leakage Δ1 / Δ2", f"{leak['delta1']:+.3f} / {leak['delta2']:+.3f}"))
+        rows += [
+            (f"{name} accuracy", f"{100 * r['accuracy']:.1f}%")
+            for name, r in entry.get("benchmarks", {}).items()
+        ]
+        if "gsm8k" in entry:
+            rows.append(("gsm8k accuracy", f"{100 * entry['gsm8k']['accuracy']:.1f}%"))
+        for k, (name, value) in enumerate(rows):
+            table.add_row(label if k == 0 else "", name, value)
+        table.add_section()
+    return table
 
 
 @app.command()
@@ -114,15 +175,13 @@ def mcq(
     output: Path = _OUTPUT,
 ) -> None:
     """C-Eval / CMMLU / MMLU with the official prompts; softmax over the A/B/C/D logits at the last position."""
-    from rich.progress import Progress
-
     from skywork.eval.mcq import evaluate_mcq, list_subjects
+    from skywork.utils.progress import progress
 
     lm, tok = _load(model, tokenizer, dtype, device)
     chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     total = len(chosen) if chosen else len(list_subjects(data_dir, bench))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"{bench} subjects", total=total)
+    with progress(f"{bench} subjects", total, unit="subjects", console=console) as bar:
         res = evaluate_mcq(
             lm,
             tok,
@@ -134,7 +193,7 @@ def mcq(
             not no_cache,
             subjects_file,
             limit=limit,
-            on_subject=lambda _s, _e: progress.advance(task),
+            on_subject=lambda _s, _e: bar.advance(),
         )
     res["model"] = str(model)
     table = Table(title=f"{bench} {shots}-shot ({res['average']} average)")

@@ -6,7 +6,9 @@ default). Greedy decoding. The completion is cut at the first ``</s>``, ``\\n\\n
 text after the last ``answer is`` (then after ``答案是``), unless an ``= number`` match exists, which wins; both
 strip ``,``, a trailing ``.``, ``.00`` and ``.0``. Correct when the two numbers are equal.
 
-Speed: the 8-shot prefix is encoded once and its KV cache shared; questions run in batches (left-padded after
+Each question becomes a :class:`~skywork.eval.requests.GenerateUntil` request that
+:class:`~skywork.eval.adapter.ModelAdapter` answers with :func:`greedy_generate`. Speed: the 8-shot prefix is
+encoded once and its KV cache shared; questions run in batches (left-padded after
 the shared prefix), and a row stops as soon as its text holds a stop string, which cuts the completion at exactly
 the point the official post-processing would have cut a full-length generation.
 
@@ -24,8 +26,11 @@ from pathlib import Path
 
 import torch
 
+from skywork.eval.adapter import ModelAdapter
 from skywork.eval.prefix import PrefixCache, prefix_batches
+from skywork.eval.requests import GenerateUntil
 from skywork.utils.io import InputError, read_jsonl_lines, write_jsonl
+from skywork.utils.paths import shared_data_dir
 
 ANS_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
 NUMBER_RE = re.compile(r"(\-?[0-9][0-9\.\,]*)")
@@ -35,8 +40,6 @@ DEFAULT_MAX_NEW_TOKENS = 256
 
 
 def default_prompt_file() -> Path | None:
-    from skywork.testing import shared_data_dir
-
     root = shared_data_dir()
     path = root / "SkyworkAI+Skywork" / "data" / "gsm8k_prompt.txt" if root else None
     return path if path and path.exists() else None
@@ -223,16 +226,13 @@ def evaluate_gsm8k(
     """
     fewshot = load_fewshot(prompt_file, shots)
     rows = read_gsm8k(data, limit)
-    prompts = [build_prompt(fewshot, r["question"]) for r in rows]
+    shared = fewshot + "\nQuestion: " if use_cache else None
+    requests = [
+        GenerateUntil(build_prompt(fewshot, r["question"]), STOP_STRINGS, max_new_tokens, shared)
+        for r in rows
+    ]
     start = time.perf_counter()
-    completions = greedy_generate(
-        model,
-        tokenizer,
-        prompts,
-        shared_prefix=fewshot + "\nQuestion: " if use_cache else None,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-    )
+    completions = ModelAdapter(model, tokenizer, batch_size).generate_until(requests)
     seconds = time.perf_counter() - start
     samples = []
     for i, (row, completion) in enumerate(zip(rows, completions, strict=True)):

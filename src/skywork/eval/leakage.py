@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from skywork.eval.adapter import ModelAdapter
 from skywork.eval.data import read_texts
 from skywork.eval.loss import OFFICIAL_MAX_CHARS
-from skywork.eval.scoring import encode_plain, sequence_losses
+from skywork.eval.requests import RollingLoss
 
 
 def _bootstrap(sums: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,10 +92,11 @@ def leakage_test(
     "delta2", "confidence"}, "verdict", "leak_suspected", "overfit_suspected", "samples", "tokens", "files"}``.
     """
     files = {"train": train, "test": test, "ref": ref}
+    adapter = ModelAdapter(model, tokenizer, batch_size)
     per_set: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, path in files.items():
         texts = [t[:max_chars] if max_chars else t for t in read_texts(path, max_samples=max_samples)]
-        scored = sequence_losses(model, encode_plain(tokenizer, texts), batch_size=batch_size)
+        scored = adapter.rolling_loss([RollingLoss(t) for t in texts])
         counts = np.asarray(scored.token_counts, dtype=np.float64)
         sums = np.asarray(scored.loss_sums, dtype=np.float64)
         keep = counts > 0

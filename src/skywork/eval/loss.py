@@ -16,8 +16,11 @@ import math
 import time
 from pathlib import Path
 
+from skywork.eval.adapter import ModelAdapter
 from skywork.eval.data import read_texts
-from skywork.eval.scoring import encode_plain, sequence_losses
+from skywork.eval.requests import RollingLoss
+from skywork.eval.scoring import encode_plain
+from skywork.utils.progress import progress as progress_display
 
 OFFICIAL_MAX_CHARS = 1365
 
@@ -65,18 +68,11 @@ def evaluate_loss(
         texts = read_texts(path, max_samples=max_samples)
         texts_per_file[str(path)] = [t[:max_chars] if max_chars else t for t in texts]
     all_texts = [t for texts in texts_per_file.values() for t in texts]
-    sequences = encode_plain(tokenizer, all_texts)
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(sequences), desc="loss", unit="doc")
-    start = time.perf_counter()
-    scored = sequence_losses(model, sequences, batch_size=batch_size, on_batch=bar.update if bar else None)
-    seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    adapter = ModelAdapter(model, tokenizer, batch_size)
+    with progress_display("loss", total=len(all_texts), unit="docs", enabled=progress) as bar:
+        start = time.perf_counter()
+        scored = adapter.rolling_loss([RollingLoss(t) for t in all_texts], on_batch=bar.advance)
+        seconds = time.perf_counter() - start
 
     ref_counts = None
     if reference_tokenizer is not None:
@@ -107,7 +103,7 @@ def evaluate_loss(
             "max_chars": max_chars,
             "batch_size": batch_size,
             "seconds": seconds,
-            "tokens_per_s": (total_tokens + len(sequences)) / seconds if seconds > 0 else float("nan"),
+            "tokens_per_s": (total_tokens + len(all_texts)) / seconds if seconds > 0 else float("nan"),
             "padding_fraction": scored.padding_fraction,
         }
     )

@@ -10,8 +10,9 @@ split, micro average over all questions, prompts left-truncated to ``max_seq_len
 
 CSVs are read with pandas exactly as the official scripts do (so numeric cells print the same way in prompts).
 
-Speed: the few-shot prefix of a subject is encoded once; every question of the subject reuses its KV cache and
-only its own tokens run, batched (right-padded) so a batch's last positions come out together.
+Each question becomes a :class:`~skywork.eval.requests.Loglikelihood` request (the prompt, the four letters,
+the subject's few-shot prefix as the shared part) that :class:`~skywork.eval.adapter.ModelAdapter` answers: the
+prefix is encoded once per subject, its KV cache reused, and only each question's own tokens run, batched.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from pathlib import Path
 
 import torch
 
-from skywork.eval.prefix import PrefixCache, prefix_batches
+from skywork.eval.adapter import ModelAdapter
+from skywork.eval.requests import Loglikelihood
 from skywork.utils.io import InputError
+from skywork.utils.paths import shared_data_dir
 
 CHOICES = ("A", "B", "C", "D")
 BENCHES = ("ceval", "cmmlu", "mmlu")
@@ -45,8 +48,6 @@ class SubjectTables:
 
 
 def _default_tables_file() -> Path | None:
-    from skywork.testing import shared_data_dir
-
     root = shared_data_dir()
     path = root / "SkyworkAI+Skywork" / "eval" / "subjects.json" if root else None
     return path if path and path.exists() else None
@@ -186,58 +187,6 @@ def choice_token_ids(tokenizer) -> list[int]:
     return [tokenizer(c)["input_ids"][-1] for c in CHOICES]
 
 
-# ------------------------------------------------------------------------------------------------------ scoring
-@torch.no_grad()
-def last_position_logprobs(
-    model,
-    prompt_ids: list[list[int]],
-    prefix_ids: list[int] | None = None,
-    batch_size: int = 8,
-) -> torch.Tensor:
-    """Log-softmax over the vocabulary at the last position of each prompt, shape ``[n, vocab]`` (fp32, CPU).
-
-    With ``prefix_ids`` the shared prefix is encoded once and reused (KV cache); without, each prompt runs whole.
-    Either way every prompt's own tokens are exactly those given: the two paths compute the same numbers.
-    """
-    device = next(model.parameters()).device
-    decoder, head = model.get_decoder(), model.get_output_embeddings()
-    cache = PrefixCache(model, prefix_ids) if prefix_ids else None
-    shared = [cache.shared_length(ids) if cache else 0 for ids in prompt_ids]
-    out: list[torch.Tensor | None] = [None] * len(prompt_ids)
-    suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
-    for first, rows in prefix_batches(shared, suffix_lengths, batch_size):
-        suffixes = [prompt_ids[i][first:] for i in rows]
-        width = max(len(s) for s in suffixes)
-        ids = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), first + width), dtype=torch.long)
-        mask[:, :first] = 1
-        for r, s in enumerate(suffixes):
-            ids[r, : len(s)] = torch.tensor(s)
-            mask[r, first : first + len(s)] = 1
-        past = cache.expanded(len(rows), first) if cache else None
-        positions = torch.arange(first, first + width).unsqueeze(0).expand(len(rows), -1)
-        hidden = decoder(
-            input_ids=ids.to(device),
-            attention_mask=None if bool(mask.all()) else mask.to(device),
-            position_ids=positions.to(device),
-            past_key_values=past,
-            use_cache=past is not None,
-        ).last_hidden_state
-        last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
-        states = hidden[torch.arange(len(rows), device=device), last]
-        logprobs = torch.log_softmax(head(states).float(), dim=-1).cpu()
-        for r, i in enumerate(rows):
-            out[i] = logprobs[r]
-    return torch.stack(out) if out else torch.empty(0)
-
-
-def _truncate_left(ids: list[int], max_seq_len: int | None) -> list[int]:
-    """The official MMLU rule: over ``max_seq_len`` tokens, keep the last ``max_seq_len - 1``."""
-    if max_seq_len is not None and len(ids) > max_seq_len:
-        return ids[len(ids) - max_seq_len + 1 :]
-    return ids
-
-
 def evaluate_subject(
     model,
     tokenizer,
@@ -255,28 +204,15 @@ def evaluate_subject(
     if len(dev) < shots:
         raise InputError(f"{subject}: dev split has {len(dev)} rows, {shots} shots requested", None)
     prefix = few_shot_prefix(bench, dev[:shots], subject, tables)
-    prompts = [prefix + format_example(bench, q, subject, tables, False) for q in questions]
-    prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
-    truncated = [len(ids) > max_seq_len for ids in prompt_ids] if max_seq_len else [False] * len(prompt_ids)
-    prefix_ids = tokenizer(prefix)["input_ids"] if use_cache and shots > 0 else None
-    logprobs = torch.empty(len(prompts), 0)
-    if prompts:
-        plain = [i for i, t in enumerate(truncated) if not t]
-        long = [i for i, t in enumerate(truncated) if t]
-        rows = [None] * len(prompts)
-        if plain:
-            lp = last_position_logprobs(model, [prompt_ids[i] for i in plain], prefix_ids, batch_size)
-            for k, i in enumerate(plain):
-                rows[i] = lp[k]
-        if long:  # left-truncated prompts no longer start with the prefix: run them whole
-            lp = last_position_logprobs(
-                model, [_truncate_left(prompt_ids[i], max_seq_len) for i in long], None, 1
-            )
-            for k, i in enumerate(long):
-                rows[i] = lp[k]
-        logprobs = torch.stack(rows)
-    ids = choice_token_ids(tokenizer)
-    choice_lp = logprobs[:, ids] if len(prompts) else torch.empty(0, 4)
+    shared = prefix if use_cache and shots > 0 else None
+    requests = [
+        Loglikelihood(prefix + format_example(bench, q, subject, tables, False), CHOICES, shared, max_seq_len)
+        for q in questions
+    ]
+    answers = ModelAdapter(model, tokenizer, batch_size).loglikelihood(requests)
+    choice_lp = (
+        torch.tensor([a.logprobs for a in answers], dtype=torch.float32) if answers else torch.empty(0, 4)
+    )
     probs = torch.softmax(choice_lp, dim=-1)
     preds = [CHOICES[int(k)] for k in probs.argmax(dim=-1)]
     correct = [p == q["answer"] for p, q in zip(preds, questions, strict=True)]
@@ -287,7 +223,7 @@ def evaluate_subject(
         "predictions": preds,
         "probs": probs.tolist(),
         "choice_logprobs": choice_lp.tolist(),
-        "truncated": sum(truncated),
+        "truncated": sum(a.truncated for a in answers),
     }
 
 

@@ -1,10 +1,17 @@
-"""The summed-cross-entropy engine behind domain loss and the leakage test.
+"""The forward passes behind every benchmark: summed cross-entropy per sequence, and next-token log-probabilities.
 
-Official ``eval_loss.py`` pads each batch of 16 documents (in file order) to its longest member and runs the full
-LM head over every position, pads included. Here documents are sorted by length first, so a batch holds documents
-of nearly equal length (padding almost vanishes), and the LM head runs only on the positions that are scored,
-in chunks (a 65k-vocabulary logit tensor for 16 x 4096 positions would be 17 GB in fp32). Right padding with an
-attention mask leaves every real position's computation unchanged, so the per-document sums are the same.
+Summed cross-entropy (domain loss, the leakage test): official ``eval_loss.py`` pads each batch of 16 documents
+(in file order) to its longest member and runs the full LM head over every position, pads included. Here
+documents are sorted by length first, so a batch holds documents of nearly equal length (padding almost
+vanishes), and the LM head runs only on the positions that are scored, in chunks (a 65k-vocabulary logit tensor
+for 16 x 4096 positions would be 17 GB in fp32). Right padding with an attention mask leaves every real
+position's computation unchanged, so the per-document sums are the same.
+
+Next-token log-probabilities (multiple choice): the few-shot prefix is encoded once and its KV cache reused for
+every prompt that starts with it; only each prompt's own tokens run, batched (right-padded) so a batch's last
+positions come out together.
+
+Only :class:`skywork.eval.adapter.ModelAdapter` calls these; benchmarks build requests instead.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from skywork.eval.prefix import PrefixCache, prefix_batches
 
 
 @dataclass
@@ -92,3 +101,47 @@ def sequence_losses(
 def encode_plain(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids without special tokens (no BOS), as official ``eval_loss.py`` encodes."""
     return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+@torch.no_grad()
+def last_position_logprobs(
+    model,
+    prompt_ids: list[list[int]],
+    prefix_ids: list[int] | None = None,
+    batch_size: int = 8,
+) -> torch.Tensor:
+    """Log-softmax over the vocabulary at the last position of each prompt, shape ``[n, vocab]`` (fp32, CPU).
+
+    With ``prefix_ids`` the shared prefix is encoded once and reused (KV cache); without, each prompt runs whole.
+    Either way every prompt's own tokens are exactly those given: the two paths compute the same numbers.
+    """
+    device = next(model.parameters()).device
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    cache = PrefixCache(model, prefix_ids) if prefix_ids else None
+    shared = [cache.shared_length(ids) if cache else 0 for ids in prompt_ids]
+    out: list[torch.Tensor | None] = [None] * len(prompt_ids)
+    suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
+    for first, rows in prefix_batches(shared, suffix_lengths, batch_size):
+        suffixes = [prompt_ids[i][first:] for i in rows]
+        width = max(len(s) for s in suffixes)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), first + width), dtype=torch.long)
+        mask[:, :first] = 1
+        for r, s in enumerate(suffixes):
+            ids[r, : len(s)] = torch.tensor(s)
+            mask[r, first : first + len(s)] = 1
+        past = cache.expanded(len(rows), first) if cache else None
+        positions = torch.arange(first, first + width).unsqueeze(0).expand(len(rows), -1)
+        hidden = decoder(
+            input_ids=ids.to(device),
+            attention_mask=None if bool(mask.all()) else mask.to(device),
+            position_ids=positions.to(device),
+            past_key_values=past,
+            use_cache=past is not None,
+        ).last_hidden_state
+        last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
+        states = hidden[torch.arange(len(rows), device=device), last]
+        logprobs = torch.log_softmax(head(states).float(), dim=-1).cpu()
+        for r, i in enumerate(rows):
+            out[i] = logprobs[r]
+    return torch.stack(out) if out else torch.empty(0)

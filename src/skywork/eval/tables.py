@@ -1,13 +1,13 @@
 """Report tables and plots from result dicts: Table 6 (domain perplexity) and Table 8 (leakage) style.
 
-The recipe's report and the CLI's ``--plot`` use these; they only read the stable result keys.
+The CLI's ``--plot`` and the suite's ``summary.json`` plots use these; they only read the stable result keys.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from skywork.utils.io import save_figure
+from skywork.utils.plotting import pyplot, save_figure
 
 
 def _domain(path: str) -> str:
@@ -59,11 +59,7 @@ def leakage_table(results: dict[str, dict]) -> str:
 
 def plot_leakage(result: dict, path: str | Path) -> Path:
     """Bar chart of L_train / L_test / L_ref with their bootstrap intervals (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = ["L_train", "L_test", "L_ref"]
     values = [result[n] for n in names]
     errors = [
@@ -82,16 +78,31 @@ def plot_leakage(result: dict, path: str | Path) -> Path:
 
 def plot_domain_ppl(result: dict, path: str | Path) -> Path:
     """Bar chart of per-domain perplexity with the pooled average (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [_domain(p) for p in result["files"]] + ["Avg"]
     values = [r["ppl"] for r in result["files"].values()] + [result["pooled"]["ppl"]]
     fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(names)), 3.5))
     ax.bar(names, values, color=["#4c72b0"] * (len(names) - 1) + ["#c44e52"])
     ax.set_ylabel("perplexity")
     ax.set_title(f"domain perplexity (first {result.get('max_chars')} chars)")
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=120)
+
+
+def plot_domain_comparison(ppl_by_model: dict[str, dict[str, float]], path: str | Path) -> Path:
+    """Grouped bars: perplexity per domain name (and Avg, the pooled one), one bar per model (PNG)."""
+    plt = pyplot()
+    domains: list[str] = []
+    for per_domain in ppl_by_model.values():
+        domains += [d for d in per_domain if d not in domains]
+    width = 0.8 / max(len(ppl_by_model), 1)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.2 * len(domains)), 3.5))
+    for k, (model, per_domain) in enumerate(ppl_by_model.items()):
+        xs = [i + (k - (len(ppl_by_model) - 1) / 2) * width for i in range(len(domains))]
+        ax.bar(xs, [per_domain.get(d, float("nan")) for d in domains], width, label=model, color=f"C{k % 10}")
+    ax.set_xticks(range(len(domains)), domains)
+    ax.set_ylabel("perplexity")
+    ax.set_title("domain perplexity per model (lower is better)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)

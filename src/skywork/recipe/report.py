@@ -433,30 +433,31 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
     return Section("Pretraining", blocks)
 
 
-def _file_domain(path: str, domains: dict[str, str]) -> str:
-    for name, p in domains.items():
-        if Path(p).resolve() == Path(path).resolve() or Path(p).name == Path(path).name:
-            return name
-    return Path(path).stem
-
-
 def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
+    """The evaluation stage's ``summary.json`` (``skywork.eval/v1``) laid out as tables, with its plots."""
     if not names:
         return None
-    state = read_state(ctx.run_dir, names[0]) or {}
-    results = (state.get("result") or {}).get("results") or {}
-    domains = (state.get("config") or {}).get("domains") or {}
+    from skywork.utils.io import InputError
+    from skywork.utils.summary import read_summary
+
+    stage_dir = ctx.stage_dir_of(names[0])
+    try:
+        summary = read_summary(stage_dir, kind="eval", max_version=1)
+    except InputError as err:
+        return Section("Evaluation", [("p", html.escape(f"No evaluation summary: {err}"))])
+    models = summary.get("models") or {}
     blocks: list[tuple[str, Any]] = []
     loss_rows, header_domains = [], []
-    for label, entry in results.items():
-        loss = entry.get("domain_loss") or {}
-        per_file = {_file_domain(p, domains): v for p, v in (loss.get("files") or {}).items()}
-        header_domains = header_domains or list(per_file)
+    for label, entry in models.items():
+        if "domains" not in entry:
+            continue
+        per_domain = entry["domains"]
+        header_domains = header_domains or list(per_domain)
         row = [label]
         for d in header_domains:
-            v = per_file.get(d, {})
+            v = per_domain.get(d, {})
             row.append(f"{_fmt(v.get('loss'), 4)} / {_fmt(v.get('ppl'), 4)}")
-        pooled = loss.get("pooled") or {}
+        pooled = entry.get("pooled") or {}
         row.append(f"{_fmt(pooled.get('loss'), 4)} / {_fmt(pooled.get('ppl'), 4)}")
         loss_rows.append(row)
     if loss_rows:
@@ -464,13 +465,13 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             (
                 "p",
                 "Table 6-style: loss / perplexity per held-out domain (each text cut to its first "
-                f"{(state.get('config') or {}).get('max_chars', 1365)} characters, as the official "
+                f"{summary.get('max_chars', 1365)} characters, as the official "
                 "eval_loss.py); the average pools all documents. Lower is better.",
             )
         )
         blocks.append(("table", (["model", *header_domains, "average"], loss_rows)))
     leak_rows = []
-    for label, entry in results.items():
+    for label, entry in models.items():
         leak = entry.get("leakage")
         if leak:
             leak_rows.append(
@@ -490,13 +491,13 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             )
         )
         blocks.append(("table", (["model", "L_test", "L_train", "L_ref", "Δ1", "Δ2", "verdict"], leak_rows)))
-    benches = sorted({bench for entry in results.values() for bench in entry.get("mcq") or {}})
+    benches = sorted({bench for entry in models.values() for bench in entry.get("benchmarks") or {}})
     if benches:
         mcq_rows = []
-        for label, entry in results.items():
+        for label, entry in models.items():
             row = [label]
             for bench in benches:
-                r = (entry.get("mcq") or {}).get(bench) or {}
+                r = (entry.get("benchmarks") or {}).get(bench) or {}
                 row.append(f"{_pct(r['accuracy'])} (n={r.get('n')})" if "accuracy" in r else "–")
             mcq_rows.append(row)
         blocks.append(
@@ -509,7 +510,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         blocks.append(("table", (["model", *benches], mcq_rows)))
     gsm_rows = [
         [label, _pct(g["accuracy"]), str(g.get("n")), str(g.get("no_answer", "–"))]
-        for label, entry in results.items()
+        for label, entry in models.items()
         if (g := entry.get("gsm8k"))
     ]
     if gsm_rows:
@@ -519,6 +520,9 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         blocks.append(("table", (["model", "accuracy", "n", "no answer"], gsm_rows)))
     if not blocks:
         blocks.append(("p", "The evaluation stage returned no loss or leakage results."))
+    for name, rel in (summary.get("plots") or {}).items():
+        src = (stage_dir / rel).relative_to(ctx.run_dir).as_posix()
+        blocks.append(("img", (src, name.replace("_", " "))))
     return Section("Evaluation", blocks)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
 from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
 from skywork.utils.config import field
-from skywork.utils.io import InputError, atomic_write_json
 
 CAPABILITIES = {
     "skywork.data.pipeline": "the data pipeline (issue 5)",
@@ -27,8 +26,7 @@ CAPABILITIES = {
     "skywork.train.config": "the pretraining engine (issue 6)",
     "skywork.train.shards": "the pretraining engine (issue 6)",
     "skywork.train.pretrain": "the pretraining engine (issue 6)",
-    "skywork.eval.loss": "the evaluation suite (issue 7)",
-    "skywork.eval.leakage": "the evaluation suite (issue 7)",
+    "skywork.eval.suite": "the evaluation suite (issue 7)",
 }
 
 
@@ -189,150 +187,13 @@ def _run_pretrain(config: Any, ctx: StageContext) -> dict:
 # ------------------------------------------------------------------------------------------- evaluate
 
 
-@dataclass
-class LeakageFiles:
-    """The three STEM splits of the leakage test (report Table 8)."""
-
-    train: str = field(help="Problems the model was trained on (L_train).")
-    test: str = field(help="Held-out problems of the same kind (L_test).")
-    ref: str = field(help="Reference problems written independently (L_ref).")
-
-
-@dataclass
-class MCQBench:
-    """One multiple-choice benchmark with the official protocol (report Tables 3-5): C-Eval, CMMLU or MMLU."""
-
-    bench: str = field(help="ceval, cmmlu or mmlu.")
-    data_dir: str = field(
-        help="Benchmark folder holding the dev/ (few-shot) and val/ (C-Eval) or test/ (CMMLU, MMLU) CSVs."
-    )
-    shots: int = field(5, help="Few-shot examples from dev/ (the report: 5).")
-    subjects: list[str] | None = field(None, help="Only these subjects (None: every CSV of the split).")
-    limit: int | None = field(
-        None, help="Only the first N questions per subject (quick runs; not the official protocol)."
-    )
-
-
-@dataclass
-class GSM8KSection:
-    """GSM8K accuracy by greedy generation with the official 8-shot prompt (report Table 3)."""
-
-    data: str = field(help="JSONL with question and answer ('#### N') fields, e.g. GSM8K test.jsonl.")
-    shots: int = field(8, help="Few-shot examples taken from the prompt file.")
-    prompt_file: str | None = field(None, help="Few-shot prompt (default: the official gsm8k_prompt.txt).")
-    max_new_tokens: int = field(256, help="Longest generated solution.")
-    limit: int | None = field(None, help="Only the first N questions (quick runs).")
-
-
-@dataclass
-class EvaluateConfig:
-    """Domain loss / perplexity (report Table 6) and the leakage test (Table 8) for one or more models."""
-
-    models: dict[str, str] = field(
-        help="Label -> model directory (HF layout with tokenizer files), e.g. stage-1, stage-2."
-    )
-    domains: dict[str, str] = field(
-        default_factory=dict, help="Domain name -> JSONL file with a 'text' field (held-out validation sets)."
-    )
-    leakage: LeakageFiles | None = field(None, help="Train / test / reference splits for the leakage test.")
-    mcq: list[MCQBench] = field(
-        default_factory=list, help="Multiple-choice benchmarks (C-Eval, CMMLU, MMLU)."
-    )
-    gsm8k: GSM8KSection | None = field(None, help="GSM8K accuracy by greedy generation.")
-    tokenizer_dir: str | None = field(None, help="Tokenizer directory (default: each model directory).")
-    max_chars: int = field(
-        1365, help="Each text is cut to its first N characters (the official eval_loss rule)."
-    )
-    max_docs: int | None = field(None, help="Use at most N documents per file (None: all).")
-    batch_size: int = field(8, help="Texts per forward pass.")
-    dtype: str = field("fp32", help="Model weights dtype: fp32, bf16 or fp16.")
-    device: str = field("auto", help="auto (cuda if available), cpu or cuda.")
-
-    def validate(self) -> None:
-        """Fail before any model loads when a benchmark name is wrong (the runner calls this at load)."""
-        benches = capability("skywork.eval.mcq", "BENCHES") if self.mcq else ()
-        for i, item in enumerate(self.mcq):
-            if item.bench not in benches:
-                raise InputError(
-                    f"unknown benchmark {item.bench!r} (one of: {', '.join(benches)})",
-                    field=f"mcq[{i}].bench",
-                )
-
-
 def _evaluate_config() -> type:
-    capability("skywork.eval.loss", "evaluate_loss")  # unavailable until the evaluation suite is installed
-    return EvaluateConfig
+    return capability("skywork.eval.suite", "SuiteConfig")
 
 
-def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
-    from skywork import tokenizer as tok
-    from skywork.model import load_model
-
-    evaluate_loss = capability("skywork.eval.loss", "evaluate_loss")
-    leakage_test = capability("skywork.eval.leakage", "leakage_test") if config.leakage else None
-    evaluate_mcq = capability("skywork.eval.mcq", "evaluate_mcq") if config.mcq else None
-    evaluate_gsm8k = capability("skywork.eval.gsm8k", "evaluate_gsm8k") if config.gsm8k else None
-
-    import torch
-
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    results: dict[str, Any] = {}
-    for label, model_dir in config.models.items():
-        ctx.console.print(f"evaluating {label}: {model_dir}")
-        model = load_model(model_dir, dtype=config.dtype, device=device)
-        tokenizer = tok.load(config.tokenizer_dir or model_dir)
-        entry: dict[str, Any] = {"model_dir": model_dir}
-        if config.domains:
-            entry["domain_loss"] = evaluate_loss(
-                model,
-                tokenizer,
-                list(config.domains.values()),
-                max_chars=config.max_chars,
-                batch_size=config.batch_size,
-                max_samples=config.max_docs,
-            )
-        if config.leakage and leakage_test:
-            entry["leakage"] = leakage_test(
-                model,
-                tokenizer,
-                config.leakage.train,
-                config.leakage.test,
-                config.leakage.ref,
-                max_chars=config.max_chars,
-                batch_size=config.batch_size,
-                max_samples=config.max_docs,
-            )
-        for bench in config.mcq:
-            ctx.console.print(f"  {bench.bench} ({bench.shots}-shot)")
-            entry.setdefault("mcq", {})[bench.bench] = evaluate_mcq(
-                model,
-                tokenizer,
-                bench.bench,
-                bench.data_dir,
-                shots=bench.shots,
-                subjects=bench.subjects,
-                batch_size=config.batch_size,
-                limit=bench.limit,
-            )
-        if config.gsm8k:
-            ctx.console.print(f"  gsm8k ({config.gsm8k.shots}-shot, greedy)")
-            entry["gsm8k"] = evaluate_gsm8k(
-                model,
-                tokenizer,
-                config.gsm8k.data,
-                shots=config.gsm8k.shots,
-                prompt_file=config.gsm8k.prompt_file,
-                max_new_tokens=config.gsm8k.max_new_tokens,
-                batch_size=config.batch_size,
-                limit=config.gsm8k.limit,
-                log_path=ctx.stage_dir / f"gsm8k-{label}.jsonl",
-            )
-        results[label] = entry
-        del model
-    atomic_write_json(ctx.stage_dir / "results.json", results)
-    return {"results": results}
+def _run_evaluate(config: Any, ctx: StageContext) -> dict:
+    run_suite = capability("skywork.eval.suite", "run_suite")
+    return run_suite(config, ctx.stage_dir, console=ctx.console)
 
 
 # --------------------------------------------------------------------------------------------- report
