@@ -94,7 +94,8 @@ class PlanSection:
         "parallel (ddp/fsdp/deepspeed), so tensor and pipeline layouts describe a Megatron-style run.",
     )
     pipeline_parallel: int = field(
-        1, help="Pipeline stages, 1F1B schedule, layers split evenly (--pp). Planned only, like tensor_parallel."
+        1,
+        help="Pipeline stages, 1F1B schedule, layers split evenly (--pp). Planned only, like tensor_parallel.",
     )
     zero_stage: int | None = field(
         None,
@@ -275,11 +276,15 @@ def throughput(
     activation = b * s * shape.hidden * 2  # one micro-batch's hidden states in bf16
     ring = 2 * (t - 1) / t
     all_reduces_per_layer = 6 if layout.checkpointing else 4
-    tp_per_layer = all_reduces_per_layer * ring * activation / (gpu.nvlink_one_way_bytes_s * tp_comm_efficiency)
+    tp_per_layer = (
+        all_reduces_per_layer * ring * activation / (gpu.nvlink_one_way_bytes_s * tp_comm_efficiency)
+    )
     slowest, slowest_tp = 0.0, 0.0
     for stage in range(p):
         layers = shape.layers // p + (1 if stage < shape.layers % p else 0)
-        flops = layers * shape.layer_forward_flops(s) + (2 * shape.hidden * shape.vocab if stage == p - 1 else 0)
+        flops = layers * shape.layer_forward_flops(s) + (
+            2 * shape.hidden * shape.vocab if stage == p - 1 else 0
+        )
         compute = passes * flops * b * s / t / flop_rate
         if compute + layers * tp_per_layer > slowest + slowest_tp:
             slowest, slowest_tp = compute, layers * tp_per_layer

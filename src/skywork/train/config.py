@@ -134,7 +134,8 @@ class PretrainConfig:
         default_factory=list, help="Testing aid: make the loss NaN at these steps (exercises the skip logic)."
     )
     plan: PlanSection = field(
-        default_factory=PlanSection, help="The cluster --dry-run plans for (world, layout, GPU); training ignores it."
+        default_factory=PlanSection,
+        help="The cluster --dry-run plans for (world, layout, GPU); training ignores it.",
     )
 
     @property
