@@ -27,7 +27,7 @@ every other row, and LLaMA2-13B's whole column, is predicted (docs/pretraining.m
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from skywork.utils.config import field
@@ -428,8 +428,3 @@ def compare_to_report() -> list[dict]:
                 }
             )
     return rows
-
-
-def with_overrides(section: PlanSection, **changes) -> PlanSection:
-    """The plan section with the CLI's non-None overrides applied."""
-    return replace(section, **{k: v for k, v in changes.items() if v is not None})
