@@ -28,7 +28,7 @@ every other row, and LLaMA2-13B's whole column, is predicted (docs/pretraining.m
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from skywork.utils.config import field
 
@@ -85,7 +85,7 @@ class PlanSection:
 
     world_size: int | None = field(
         None,
-        help="GPUs to plan for (--world-size overrides; then $WORLD_SIZE); null: 1. The 13B configs: 512.",
+        help="GPUs to plan for (--world-size, then $WORLD_SIZE, take precedence); null: 1. The 13B configs: 512.",
     )
     gpu: str = field("a800-80g", help=f"GPU type for memory and speed ({', '.join(GPUS)}).")
     tensor_parallel: int = field(
@@ -107,7 +107,7 @@ class PlanSection:
         help="Sequences per optimizer step (report: 4096); micro-batches per replica follow from it and the "
         "layout. null: micro_batch_size x grad_accum_steps x data-parallel ranks.",
     )
-    param_bytes: str = field(
+    param_bytes: Literal["torch", "megatron"] = field(
         "torch",
         help="Bytes per parameter: torch = our loop (fp32 weights 4 + gradients 4 + AdamW moments 8); megatron "
         "= the report's Megatron-LM (bf16 weights 2 + fp32 main gradients 4 + fp32 master and moments 12).",
