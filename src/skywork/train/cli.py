@@ -26,7 +26,14 @@ def pretrain(
         help="Validate the config and print the plan, memory and FLOPs estimates; no training.",
     ),
     world_size: int = typer.Option(
-        None, help="For --dry-run: processes to plan for (default: $WORLD_SIZE or 1)."
+        None,
+        help="For --dry-run: GPUs to plan for (default: $WORLD_SIZE, then the config's plan.world_size, 1).",
+    ),
+    tp: int = typer.Option(None, "--tp", help="For --dry-run: tensor-parallel ranks (plan.tensor_parallel)."),
+    pp: int = typer.Option(None, "--pp", help="For --dry-run: pipeline stages (plan.pipeline_parallel)."),
+    zero: int = typer.Option(None, "--zero", help="For --dry-run: ZeRO stage 0-3 (plan.zero_stage)."),
+    gpu: str = typer.Option(
+        None, "--gpu", help="For --dry-run: GPU type, e.g. a800-80g, h100-80g (plan.gpu)."
     ),
     as_json: bool = typer.Option(False, "--json", help="For --dry-run: print the plan as JSON."),
 ) -> None:
@@ -47,8 +54,8 @@ def pretrain(
     if dry_run:
         from skywork.train.plan import plan, render_plan
 
-        world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-        the_plan = plan(config, world)
+        world = world_size or int(os.environ.get("WORLD_SIZE", "0")) or None
+        the_plan = plan(config, world, tensor=tp, pipeline=pp, zero=zero, gpu=gpu)
         if as_json:
             import json
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from skywork.train.cluster_plan import PlanSection
 from skywork.utils.config import field
 
 
@@ -131,6 +132,10 @@ class PretrainConfig:
     progress: bool = field(True, help="Show a rich progress bar with ETA.")
     fault_injection_nan_steps: list[int] = field(
         default_factory=list, help="Testing aid: make the loss NaN at these steps (exercises the skip logic)."
+    )
+    plan: PlanSection = field(
+        default_factory=PlanSection,
+        help="The cluster --dry-run plans for (world, layout, GPU); training ignores it.",
     )
 
     @property

@@ -1,23 +1,31 @@
-"""``--dry-run``: what a config will do, before anything is allocated: batch, schedule, mixture, memory, FLOPs.
+"""``--dry-run``: what a config will do, before anything is allocated: batch, schedule, mixture, memory, FLOPs,
+and the cluster it plans for (world size, data x tensor x pipeline layout, memory and tokens/s per GPU, days).
 
-Memory per process (bytes per parameter): fp32 weights 4 + fp32 gradients 4 + AdamW moments 8 = 16, sharded by
-FSDP (all of it) or ZeRO-1 (the moments) / ZeRO-2 (moments + gradients). Activations under bf16 autocast with
-a fused attention kernel follow Korthikanti et al. (2022): about 34*s*b*h bytes per layer (the 5*a*s^2*b
-attention-score term vanishes with SDPA / FlashAttention), or 2*s*b*h per layer (the layer inputs) with
-activation checkpointing plus one layer being recomputed; the logits add s*b*vocab*(2+4+4) bytes.
+The world size comes from ``--world-size``, then $WORLD_SIZE, then the config's ``plan.world_size``; the layout
+from ``plan:`` and the ``--tp/--pp/--zero/--gpu`` overrides. Memory and speed: ``skywork.train.cluster_plan``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from skywork.train.cluster_plan import GPUS, cluster_plan, days, resolve_layout
 from skywork.train.config import PretrainConfig
 
 A800_BF16_PEAK = 312e12  # dense bf16 FLOP/s of an A100/A800 (the report's hardware, spec 4.9)
 REPORT_MFU = 0.565
 
 
-def plan(config: PretrainConfig, world_size: int = 1) -> dict:
+def plan(
+    config: PretrainConfig,
+    world_size: int | None = None,
+    *,
+    tensor: int | None = None,
+    pipeline: int | None = None,
+    zero: int | None = None,
+    gpu: str | None = None,
+) -> dict:
+    """The dry-run plan as a dict; world_size None takes the config's ``plan.world_size`` (or 1)."""
     from skywork.model import flops_per_token, load_config, make_config
     from skywork.model.stats import count_parameters
     from skywork.train.pretrain import lr_at
@@ -34,26 +42,34 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
             overrides["vocab_size"] = vocab
         model_config = make_config(config.model.preset, **overrides)
     params, embedding = count_parameters(model_config)
-    seq, micro, accum = config.data.seq_len, config.micro_batch_size, config.grad_accum_steps
-    global_seqs = micro * accum * world_size
+    layout = resolve_layout(config, world_size, tensor=tensor, pipeline=pipeline, zero=zero)
+    world_size = layout.world
+    seq, micro = layout.seq_len, layout.micro_batch
+    global_seqs = layout.global_batch
     tokens_per_step = global_seqs * seq
     total_tokens = tokens_per_step * config.max_steps
     train_flops = flops_per_token(model_config, seq, training=True)
     total_flops = train_flops * total_tokens
+    gpu_name = gpu or config.plan.gpu
+    if gpu_name not in GPUS:
+        raise ValueError(f"unknown gpu {gpu_name!r}; known: {', '.join(GPUS)}")
+    cluster = cluster_plan(model_config, layout, gpu_name, train_flops)
+    speed = cluster["speed"]["tokens_per_gpu_s"]
+    cluster["days"] = days(total_tokens, speed, world_size)
+    if config.plan.campaign_tokens:
+        cluster["campaign_tokens"] = config.plan.campaign_tokens
+        cluster["campaign_days"] = days(config.plan.campaign_tokens, speed, world_size)
+    if layout.tensor > 1 or layout.pipeline > 1:
+        notes.append(
+            f"{layout.name} is planned only: the trainer runs data parallel ({config.distributed}); "
+            "--tp 1 --pp 1 --zero 3 with plan.param_bytes: torch plans what distributed: fsdp does"
+        )
+    if not cluster["memory_gb_per_gpu"]["fits"]:
+        notes.append(f"OUT OF MEMORY: {layout.name} needs more than {GPUS[gpu_name].memory_gb:g} GB per GPU")
 
     mode = config.distributed if world_size > 1 else "none"
     mode = "ddp" if mode == "auto" else mode
-    shard = world_size if mode == "fsdp" else 1
-    weights = 4 * params / shard
-    grads = 4 * params / (world_size if mode == "fsdp" else 1)
-    adam = 8 * params / (world_size if mode == "fsdp" else 1)
     h, layers, vocab = model_config.hidden_size, model_config.num_hidden_layers, model_config.vocab_size
-    if config.activation_checkpointing:
-        activations = 2 * seq * micro * h * layers + 34 * seq * micro * h
-    else:
-        activations = 34 * seq * micro * h * layers
-    logits = seq * micro * vocab * (2 + 4 + 4)
-    gib = 2**30
 
     opt = config.optim
     decay_steps = opt.decay_steps or config.max_steps
@@ -98,9 +114,10 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
         "batch": {
             "world_size": world_size,
             "distributed": mode,
+            "layout": layout.name,
             "seq_len": seq,
             "micro_batch": micro,
-            "grad_accum": accum,
+            "grad_accum": layout.micro_batches,
             "global_sequences": global_seqs,
             "tokens_per_step": tokens_per_step,
         },
@@ -113,14 +130,7 @@ def plan(config: PretrainConfig, world_size: int = 1) -> dict:
         "mixture": sources,
         "validation": list(config.data.validation),
         "notes": notes,
-        "memory_gib_per_process": {
-            "weights_fp32": weights / gib,
-            "gradients_fp32": grads / gib,
-            "adamw_moments": adam / gib,
-            "activations_bf16": activations / gib,
-            "logits": logits / gib,
-            "total": (weights + grads + adam + activations + logits) / gib,
-        },
+        "cluster": cluster,
         "flops": {
             "per_token_train": train_flops,
             "total": total_flops,
@@ -147,18 +157,24 @@ def render_plan(p: dict):
     from rich.table import Table
 
     table = Table(title="pretraining plan (dry run)", show_header=False)
-    m, b, s, mem, f = p["model"], p["batch"], p["schedule"], p["memory_gib_per_process"], p["flops"]
+    m, b, s, c, f = p["model"], p["batch"], p["schedule"], p["cluster"], p["flops"]
+    mem, speed = c["memory_gb_per_gpu"], c["speed"]
     rows = [
         (
             "model",
             f"{m['source']}: {m['params']:,} params ({m['params'] / 1e9:.2f} B), {m['layers']} layers, "
             f"hidden {m['hidden']}, vocab {m['vocab']:,}",
         ),
-        ("processes", f"{b['world_size']} ({b['distributed']})"),
+        (
+            "world / layout",
+            f"{b['world_size']} x {c['gpu']} ({b['distributed']}): {c['layout']} "
+            f"= data {c['data']} x tensor {c['tensor']} x pipeline {c['pipeline']}, ZeRO-{c['zero']}"
+            + (", activation checkpointing" if c["checkpointing"] else ""),
+        ),
         (
             "batch",
-            f"{b['micro_batch']} x {b['grad_accum']} accum x {b['world_size']} = {b['global_sequences']:,} "
-            f"sequences of {b['seq_len']} = {b['tokens_per_step']:,} tokens/step",
+            f"micro {b['micro_batch']} x {b['grad_accum']} micro-batches x {c['data']} replicas = "
+            f"{b['global_sequences']:,} sequences of {b['seq_len']} = {b['tokens_per_step']:,} tokens/step",
         ),
         (
             "steps / tokens",
@@ -179,18 +195,30 @@ def render_plan(p: dict):
     rows.append(("validation sets", ", ".join(p["validation"]) or "(none)"))
     rows += [
         (
-            "memory / process",
-            f"{mem['total']:.1f} GiB = weights {mem['weights_fp32']:.1f} + grads "
-            f"{mem['gradients_fp32']:.1f} + AdamW {mem['adamw_moments']:.1f} + activations "
-            f"{mem['activations_bf16']:.1f} + logits {mem['logits']:.1f}",
+            "memory / GPU",
+            f"{mem['total']:.1f} GB of {mem['capacity']:g} ({'fits' if mem['fits'] else 'OUT OF MEMORY'}; "
+            f"{c['param_bytes']} bytes/param, stage {mem['stage']}) = weights {mem['weights']:.1f} + grads "
+            f"{mem['gradients']:.1f} + optimizer {mem['optimizer']:.1f} + activations {mem['activations']:.1f}"
+            f" + logits {mem['logits']:.1f} + pipeline buffers {mem['pipeline_buffers']:.2f}",
         ),
         ("FLOPs", f"{f['per_token_train']:.3e} per token, {f['total']:.3e} total"),
         (
-            "time",
-            f"{f['a800_gpu_days_at_report_mfu']:,.0f} A800-days at the report's 56.5% MFU "
-            f"= {f['days_on_512_a800']:.1f} days on 512 A800s",
+            "speed / GPU",
+            f"{speed['tokens_per_gpu_s']:,.0f} tokens/s, MFU {c['mfu']:.1%}; step {speed['step_s']:.2f} s = "
+            f"compute {speed['compute_s']:.2f} + bubble {speed['bubble_s']:.2f} "
+            f"({speed['bubble_fraction']:.1%}) + TP all-reduce {speed['tensor_parallel_comm_s']:.2f} + "
+            f"PP send/recv {speed['pipeline_p2p_s']:.2f} + DP gradients {speed['data_parallel_comm_s']:.2f}",
         ),
+        ("time", f"{c['days']:,.1f} days for this stage on {b['world_size']} GPUs"),
     ]
+    if "campaign_days" in c:
+        rows.append(
+            (
+                "campaign",
+                f"{c['campaign_tokens'] / 1e12:g}T tokens (all stages) in {c['campaign_days']:,.1f} days "
+                f"on {b['world_size']} GPUs",
+            )
+        )
     rows += [("note", note) for note in p["notes"]]
     for key, value in rows:
         table.add_row(key, str(value))
