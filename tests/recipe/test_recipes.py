@@ -104,8 +104,8 @@ SKYPILE_SOURCES = (
 
 def test_skywork_13b_recipe_validates_with_the_report_settings(shared_data, tmp_path, monkeypatch):
     """The 13B recipe is checked, not run: its layout validates and its pretraining plans match the report."""
+    from skywork.recipe.kinds import KINDS
     from skywork.recipe.runner import load_recipe
-    from skywork.recipe.stages import KINDS
     from skywork.train.plan import plan
 
     skypile = tmp_path / "skypile"  # the documented layout, empty

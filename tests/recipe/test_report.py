@@ -8,8 +8,8 @@ import pytest
 import yaml
 from rich.console import Console
 
+from skywork.recipe.kinds import KINDS
 from skywork.recipe.runner import load_recipe, read_state, run_recipe
-from skywork.recipe.stages import KINDS
 from tests.recipe import browser
 
 

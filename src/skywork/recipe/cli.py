@@ -33,8 +33,9 @@ def run_command(
 
     from rich.console import Console
 
+    from skywork.recipe.kinds import KINDS
+    from skywork.recipe.report import report_path
     from skywork.recipe.runner import RecipeError, load_recipe, plan, print_plan, run_recipe
-    from skywork.recipe.stages import KINDS, report_path
     from skywork.utils.io import InputError
 
     console = Console()
@@ -88,7 +89,7 @@ def kinds_command(
     from rich.console import Console
     from rich.table import Table
 
-    from skywork.recipe.stages import KINDS
+    from skywork.recipe.kinds import KINDS
     from skywork.utils.config import describe
 
     console = Console()

@@ -19,7 +19,24 @@ from typing import Any
 import yaml
 
 from skywork.recipe.runner import StageContext, read_state
+from skywork.utils.config import field
 from skywork.utils.io import atomic_write_text, read_jsonl, save_figure
+
+
+@dataclass
+class ReportConfig:
+    """The run report: RUN_DIR/report.html and RUN_DIR/report.md, plots under RUN_DIR/<report stage>/."""
+
+    title: str = field("Skywork recipe report", help="Title of the report.")
+    defect_labels: str | None = field(
+        None,
+        help="labels.jsonl of planted defects ({id, defect}); the report shows how many the cleaning caught.",
+    )
+
+
+def report_path(run_dir: str | Path) -> Path:
+    """Where a run's HTML report is written."""
+    return Path(run_dir) / "report.html"
 
 
 @dataclass

@@ -13,11 +13,10 @@ import importlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
-from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
+from skywork.recipe.runner import StageContext, StageUnavailable
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_write_json
 
@@ -306,101 +305,3 @@ def _run_evaluate(config: EvaluateConfig, ctx: StageContext) -> dict:
         del model
     atomic_write_json(ctx.stage_dir / "results.json", results)
     return {"results": results}
-
-
-# --------------------------------------------------------------------------------------------- report
-
-
-@dataclass
-class ReportConfig:
-    """The run report: RUN_DIR/report.html and RUN_DIR/report.md, plots under RUN_DIR/<report stage>/."""
-
-    title: str = field("Skywork recipe report", help="Title of the report.")
-    defect_labels: str | None = field(
-        None,
-        help="labels.jsonl of planted defects ({id, defect}); the report shows how many the cleaning caught.",
-    )
-
-
-def _run_report(config: ReportConfig, ctx: StageContext) -> dict:
-    from skywork.recipe.report import build_report
-
-    return build_report(config, ctx)
-
-
-# ------------------------------------------------------------------------------------------- registry
-
-
-KINDS: dict[str, StageKind] = {
-    "demo_corpus": StageKind(
-        "demo_corpus",
-        lambda: DemoCorpusConfig,
-        _run_corpus,
-        input_fields=("stdlib_dir",),
-        help="Generate the embedded bilingual demo corpus with planted defects (no downloads).",
-    ),
-    "collect": StageKind(
-        "collect",
-        _collect_config,
-        _run_collect,
-        input_fields=("sources.files",),
-        help="Plain-text / JSONL files of any layout -> JSONL documents {id, text, source, lang} for the data stage.",
-    ),
-    "data": StageKind(
-        "data",
-        _data_config,
-        _run_data,
-        output_field="output_dir",
-        input_fields=("inputs",),
-        help="SkyPile-style cleaning: skywork.data.pipeline.run_pipeline.",
-    ),
-    "tokenizer": StageKind(
-        "tokenizer",
-        _tokenizer_config,
-        _run_tokenizer,
-        input_fields=("inputs",),
-        help="Train the bilingual SentencePiece BPE: skywork.tokenizer.train.train_tokenizer.",
-    ),
-    "tokenize": StageKind(
-        "tokenize",
-        _tokenize_config,
-        _run_tokenize,
-        input_fields=("tokenizer", "sources"),
-        help="Packed token streams per source for pretraining: skywork.train.shards.tokenize_to_shards.",
-    ),
-    "pretrain": StageKind(
-        "pretrain",
-        _pretrain_config,
-        _run_pretrain,
-        output_field="out_dir",
-        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
-        help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
-    ),
-    "evaluate": StageKind(
-        "evaluate",
-        _evaluate_config,
-        _run_evaluate,
-        input_fields=(
-            "models",
-            "domains",
-            "leakage",
-            "tokenizer_dir",
-            "mcq.data_dir",
-            "gsm8k.data",
-            "gsm8k.prompt_file",
-        ),
-        help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
-    ),
-    "report": StageKind(
-        "report",
-        lambda: ReportConfig,
-        _run_report,
-        input_fields=("defect_labels",),
-        help="Write RUN_DIR/report.html and report.md with plots and tables.",
-        reads_all=True,
-    ),
-}
-
-
-def report_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "report.html"
