@@ -51,7 +51,7 @@ KINDS: dict[str, StageKind] = {
         "pretrain",
         stages._pretrain_config,
         stages._run_pretrain,
-        output_field="out_dir",
+        output_field="output_dir",
         input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
         help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
     ),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -34,13 +33,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from skywork.utils.config import config_hash, from_dict, load_yaml, to_dict
+from skywork.utils.config import config_hash, from_dict, key_aliases, load_yaml, to_dict
+from skywork.utils.digest import directory_digest
 from skywork.utils.io import InputError, atomic_write_json
+from skywork.utils.paths import shared_data_dir
 
 STATE_DIR = ".recipe"
 LOG_DIR = "logs"
 _REF = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
-_BIG_FILE = 64 * 1024 * 1024  # above this, a file's digest uses size + mtime instead of its bytes
 
 
 class StageUnavailable(RuntimeError):
@@ -214,8 +214,6 @@ def _check_inputs(stage: Stage, kind: StageKind, run_dir: Path, path: Path) -> N
 
 def load_recipe(path: str | Path, kinds: dict[str, StageKind], run_dir: str | Path) -> Recipe:
     """Read and validate a recipe: structure, kinds, every stage's config and its input paths."""
-    from skywork.testing import shared_data_dir
-
     path = Path(path)
     run_dir = Path(run_dir).resolve()
     data = load_yaml(path)
@@ -274,18 +272,21 @@ def load_recipe(path: str | Path, kinds: dict[str, StageKind], run_dir: str | Pa
         if kind.reads_all:
             deps = set(earlier)
         stage = Stage(name=name, kind=kind_name, raw=raw, deps=sorted(deps, key=earlier.index))
-        if kind.output_field:
-            if kind.output_field in raw:
-                raise InputError(
-                    f"is set by the runner (the stage directory RUN_DIR/{name}); remove it",
-                    path,
-                    field=f"{where}.config.{kind.output_field}",
-                )
-            raw = {**raw, kind.output_field: str(run_dir / name)}
         try:
             config_cls = kind.config_class()
         except (StageUnavailable, ImportError) as err:
-            stage.unavailable = f"{type(err).__name__}: {err}"
+            config_cls, stage.unavailable = None, f"{type(err).__name__}: {err}"
+        if kind.output_field:
+            aliases = key_aliases(config_cls) if config_cls else {}
+            for key in (kind.output_field, *(a for a, new in aliases.items() if new == kind.output_field)):
+                if key in raw:
+                    raise InputError(
+                        f"is set by the runner (the stage directory RUN_DIR/{name}); remove it",
+                        path,
+                        field=f"{where}.config.{key}",
+                    )
+            raw = {**raw, kind.output_field: str(run_dir / name)}
+        if config_cls is None:
             stages.append(stage)
             continue
         stage.config = from_dict(config_cls, raw, source=str(path), prefix=f"{where}.config")
@@ -321,23 +322,6 @@ def read_state(run_dir: Path, name: str) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return None  # a torn state file means: not completed
-
-
-def directory_digest(path: Path) -> str:
-    """Content digest of a stage's outputs: relative paths, sizes and bytes (size + mtime for huge files)."""
-    digest = hashlib.sha256()
-    if not path.exists():
-        return "missing"
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        stat = file.stat()
-        digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0".encode())
-        if stat.st_size > _BIG_FILE:
-            digest.update(str(stat.st_mtime_ns).encode())
-            continue
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def stage_config_hash(stage: Stage, run_dir: Path) -> str:

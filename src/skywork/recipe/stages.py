@@ -19,29 +19,24 @@ from skywork.recipe.corpus import DemoCorpusConfig, generate_corpus
 from skywork.recipe.runner import StageContext, StageUnavailable
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_write_json
+from skywork.utils.optional import MissingExtra, require
 
-CAPABILITIES = {
-    "skywork.data.pipeline": "the data pipeline (issue 5)",
-    "skywork.tokenizer.train": "the tokenizer trainer (issue 4)",
-    "skywork.train.config": "the pretraining engine (issue 6)",
-    "skywork.train.shards": "the pretraining engine (issue 6)",
-    "skywork.train.pretrain": "the pretraining engine (issue 6)",
-    "skywork.eval.loss": "the evaluation suite (issue 7)",
-    "skywork.eval.leakage": "the evaluation suite (issue 7)",
-}
+_EXTRAS = {"skywork.data": "data"}  # capability package -> the pip extra its dependencies come with
 
 
 def capability(module: str, name: str) -> Any:
-    """``module.name`` from a capability package, or :class:`StageUnavailable` saying which one is missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            what = CAPABILITIES.get(module, module)
-            raise StageUnavailable(f"{module} is not in this installation ({what} has not landed)") from None
-        raise
+    """``module.name``, or :class:`StageUnavailable` naming the missing module and the extra that brings it.
+
+    A stage kind whose capability cannot be imported is *unavailable*: the recipe still validates and runs the
+    stages before it (see :mod:`skywork.recipe.runner`).
+    """
+    extra = next((e for prefix, e in _EXTRAS.items() if module.startswith(prefix + ".")), None)
+    try:  # a core module that fails to import is a broken installation: its ImportError says so as it is
+        mod = require(module, extra, f"{module}.{name}") if extra else importlib.import_module(module)
+    except MissingExtra as err:
+        raise StageUnavailable(str(err)) from None
     if not hasattr(mod, name):
-        raise StageUnavailable(f"{module} has no {name} (the contract of {CAPABILITIES.get(module, module)})")
+        raise StageUnavailable(f"{module} has no {name} (this installation is older than the recipe)")
     return getattr(mod, name)
 
 
