@@ -16,7 +16,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def _dry_run(recipe: Path, run_dir: Path) -> str:
-    result = CliRunner().invoke(app, ["run", str(recipe), "--run-dir", str(run_dir), "--dry-run"])
+    result = CliRunner().invoke(app, ["run", str(recipe), "--output", str(run_dir), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output and "unavailable" not in result.output, result.output
     assert not run_dir.exists() or not any(run_dir.iterdir())  # nothing was run

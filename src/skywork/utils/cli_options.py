@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 
 DEVICE_HELP = "auto (cuda if available, else cpu), cpu, cuda, cuda:1, ..."
@@ -57,11 +56,11 @@ def pick(value: Any, legacy: Any, name: str, legacy_name: str, required: bool = 
     """The value of option ``name``, or of its deprecated spelling ``legacy_name`` (with a warning on stderr)."""
     if legacy is not None:
         if value is not None:
-            raise click.UsageError(f"give {name} only ({legacy_name} is its deprecated spelling)")
+            raise typer.BadParameter(f"give {name} only ({legacy_name} is its deprecated spelling)")
         typer.echo(f"warning: {legacy_name} is deprecated; use {name}", err=True)
         return legacy
     if value is None and required:
-        raise click.UsageError(f"Missing option {name!r}.")
+        raise typer.BadParameter(f"missing option {name}")
     return value
 
 
