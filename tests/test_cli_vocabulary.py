@@ -137,6 +137,7 @@ def test_keys_and_its_old_spellings_run(args):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "default" in result.output or "stage kinds" in result.output
+    assert ("is deprecated; use `keys`" in result.output) == (args[1] in RETIRED_COMMANDS)
 
 
 def test_a_retired_flag_still_works_with_a_warning(tmp_path):

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skywork.utils.cli_options import legacy_argument, output_option, pick, print_keys
+from skywork.utils.cli_options import legacy_argument, legacy_command, output_option, pick, print_keys
 
 app = typer.Typer(
     help="SkyPile data pipeline on datatrove: extraction, language ID, quality rules, dedup, accounting.",
@@ -137,4 +137,4 @@ def keys_command() -> None:
     print_keys(PipelineConfig, title="pipeline YAML keys")
 
 
-app.command("config-help", hidden=True, help="Deprecated spelling of `keys`.")(keys_command)
+legacy_command(app, "config-help", keys_command, "keys")

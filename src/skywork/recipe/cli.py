@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from skywork.utils.cli_options import legacy_argument, legacy_option, output_option, pick, print_keys
+from skywork.utils.cli_options import (
+    legacy_argument,
+    legacy_command,
+    legacy_option,
+    output_option,
+    pick,
+    print_keys,
+)
 
 app = typer.Typer(
     help="Run an end-to-end Skywork recipe from a YAML file: resumable stages, one log per stage, an HTML report.",
@@ -114,7 +121,7 @@ def keys_command(
     print_keys(cls, title=f"{kind}: {cls.__name__}")
 
 
-app.command("kinds", hidden=True, help="Deprecated spelling of `keys`.")(keys_command)
+legacy_command(app, "kinds", keys_command, "keys")
 
 
 @app.command("corpus")

@@ -190,8 +190,8 @@ def _check_inputs(stage: Stage, kind: StageKind, run_dir: Path, path: Path) -> N
                 continue
             if dataclasses.is_dataclass(item):
                 item = to_dict(item)
-            if isinstance(item, dict):  # e.g. {"path": ..., "weight": ...} mixture entries
-                item = item.get("path") or item.get("file") or item.get("files")
+            if isinstance(item, dict):  # a section whose input is its "path" (mixture entries: path + weight)
+                item = item.get("path")
                 if not isinstance(item, str):
                     continue
             item = str(item)

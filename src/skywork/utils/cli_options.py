@@ -3,11 +3,14 @@
 ``MODEL`` is the positional model directory, ``--tokenizer`` a tokenizer directory, ``--output/-o`` where a command
 writes, ``--limit`` "only the first N items" (quick runs), ``--device`` (default ``auto``, resolved by
 :func:`resolve_device`) and ``--dtype`` the weights' dtype; ``keys`` lists a group's config keys. Old spellings
-stay for one release as hidden options (:func:`legacy_option`) merged by :func:`pick`, which warns on stderr.
+stay for one release as hidden options (:func:`legacy_option`) merged by :func:`pick`, and hidden commands
+(:func:`legacy_command`); both warn on stderr when used.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -50,6 +53,17 @@ def legacy_option(*names: str) -> Any:
 def legacy_argument() -> Any:
     """A deprecated positional (e.g. the old ``OUT`` argument that became ``--output``), hidden from ``--help``."""
     return typer.Argument(None, hidden=True)
+
+
+def legacy_command(app: typer.Typer, old_name: str, command: Callable, new_name: str) -> None:
+    """Register ``command`` again under its deprecated name: hidden from ``--help``, warns on stderr when used."""
+
+    @functools.wraps(command)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        typer.echo(f"warning: `{old_name}` is deprecated; use `{new_name}`", err=True)
+        return command(*args, **kwargs)
+
+    app.command(old_name, hidden=True, help=f"Deprecated spelling of `{new_name}`.")(alias)
 
 
 def pick(value: Any, legacy: Any, name: str, legacy_name: str, required: bool = False) -> Any:
