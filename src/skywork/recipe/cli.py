@@ -44,8 +44,9 @@ def run_command(
     from rich.console import Console
 
     from skywork.recipe.kinds import KINDS
+    from skywork.recipe.loading import load_recipe
     from skywork.recipe.report import report_path
-    from skywork.recipe.runner import RecipeError, load_recipe, plan, print_plan, run_recipe
+    from skywork.recipe.runner import RecipeError, plan, print_plan, run_recipe
     from skywork.utils.io import InputError
 
     console = Console()

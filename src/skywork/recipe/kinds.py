@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from skywork.recipe import report, stages
 from skywork.recipe.corpus import DemoCorpusConfig
-from skywork.recipe.runner import StageKind
+from skywork.recipe.loading import StageKind
 
 KINDS: dict[str, StageKind] = {
     "demo_corpus": StageKind(
