@@ -22,9 +22,9 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
-    resolve_device,
     tokenizer_option,
 )
+from skywork.utils.device import resolve_device
 from skywork.utils.optional import optional_import
 
 app = typer.Typer(

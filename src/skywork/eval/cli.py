@@ -20,9 +20,9 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
-    resolve_device,
     tokenizer_option,
 )
+from skywork.utils.device import resolve_device
 
 app = typer.Typer(
     help="Evaluate models the official Skywork way: domain loss / perplexity (Table 6), C-Eval, CMMLU, MMLU "

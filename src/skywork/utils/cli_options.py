@@ -1,10 +1,10 @@
 """The one command-line vocabulary: the same flag means the same thing in every ``skywork`` group.
 
-``MODEL`` is the positional model directory, ``--tokenizer`` a tokenizer directory, ``--output/-o`` where a command
-writes, ``--limit`` "only the first N items" (quick runs), ``--device`` (default ``auto``, resolved by
-:func:`resolve_device`) and ``--dtype`` the weights' dtype; ``keys`` lists a group's config keys. Old spellings
-stay for one release as hidden options (:func:`legacy_option`) merged by :func:`pick`, and hidden commands
-(:func:`legacy_command`); both warn on stderr when used.
+``MODEL`` is the positional model directory, ``--tokenizer`` a tokenizer directory, ``--output/-o`` where a
+command writes, ``--limit`` "only the first N items" (quick runs), ``--device`` (default ``auto``, resolved by
+:func:`skywork.utils.device.resolve_device`) and ``--dtype`` the weights' dtype; ``keys`` lists a group's config
+keys. Old spellings stay for one release as hidden options (:func:`legacy_option`) merged by :func:`pick`, and
+hidden commands (:func:`legacy_command`); both warn on stderr when used.
 """
 
 from __future__ import annotations
@@ -76,15 +76,6 @@ def pick(value: Any, legacy: Any, name: str, legacy_name: str, required: bool = 
     if value is None and required:
         raise typer.BadParameter(f"missing option {name}")
     return value
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; any other name is returned as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def print_keys(cls: type, title: str | None = None) -> None:
