@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 # The whole Skywork chain on the embedded demo corpus (about 8 minutes on 2 idle CPU cores); reruns skip finished stages.
 demo: setup
-	$(BIN)/skywork recipe run recipes/demo.yaml --run-dir runs/demo
+	$(BIN)/skywork recipe run recipes/demo.yaml --output runs/demo
 	@echo "report: $(CURDIR)/runs/demo/report.html (also runs/demo/report.md)"
 
 test: setup

@@ -116,7 +116,7 @@ def run_ours(config) -> list[float]:
     from skywork.train.pretrain import run_pretraining
 
     run_pretraining(config, resume="never")
-    rows = [json.loads(line) for line in (Path(config.out_dir) / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
     return [r["tokens_per_s"] for r in rows if "tokens_per_s" in r]
 
 

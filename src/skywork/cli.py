@@ -7,7 +7,6 @@ inside commands so ``skywork --help`` stays fast.
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from skywork.utils.cli_options import (
+    device_option,
+    dtype_option,
+    legacy_argument,
+    model_argument,
+    output_option,
+    pick,
+    tokenizer_option,
+)
+from skywork.utils.device import resolve_device
+from skywork.utils.optional import optional_import
 
 app = typer.Typer(
     name="skywork",
@@ -30,31 +41,18 @@ err_console = Console(stderr=True)
 export_app = typer.Typer(help="Convert Skywork checkpoints for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
-# Stage command groups: (module, name). A module that is not there yet is simply not offered.
+# Stage command groups: (module, name), one per room of the chain that has a command line. A group whose optional
+# dependencies are missing is not offered (its module's own import error says which extra to install).
 STAGE_GROUPS = [
     ("skywork.recipe.cli", "recipe"),
     ("skywork.data.cli", "data"),
     ("skywork.tokenizer.cli", "tokenizer"),
     ("skywork.train.cli", "train"),
-    ("skywork.finetune.cli", "finetune"),
-    ("skywork.longctx.cli", "longctx"),
     ("skywork.eval.cli", "eval"),
-    ("skywork.inference.cli", "serve"),
 ]
 
-
-def _optional_module(name: str):
-    """Import a stage module, or None when that stage (not one of its dependencies) is absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name and (name == err.name or name.startswith(err.name + ".")):
-            return None
-        raise
-
-
 for _module, _name in STAGE_GROUPS:
-    _mod = _optional_module(_module)
+    _mod = optional_import(_module)
     if _mod is not None:
         app.add_typer(_mod.app, name=_name)
 
@@ -64,15 +62,15 @@ CROSS_GROUP_COMMANDS = [
 ]
 _groups = {info.name: info.typer_instance for info in app.registered_groups}
 for _group, _command, _module, _func in CROSS_GROUP_COMMANDS:
-    _mod = _optional_module(_module)
+    _mod = optional_import(_module)
     if _group in _groups and _mod is not None:
         _groups[_group].command(_command)(getattr(_mod, _func))
 
 
 @app.command()
 def info(
-    model: str = typer.Argument(
-        ..., help="A preset name (skywork-13b, llama2-13b, skywork-small, skywork-tiny) or a model directory."
+    model: str = model_argument(
+        "A preset name (skywork-13b, llama2-13b, skywork-small, skywork-tiny) or a model directory."
     ),
     seq_len: int = typer.Option(
         None, help="Sequence length for the FLOPs estimate (default: training length)."
@@ -141,14 +139,15 @@ _TOP_P = typer.Option(0.8, help="Nucleus sampling mass (official demo: 0.8).")
 _TOP_K = typer.Option(5, help="Top-k sampling (official demo: 5).")
 _REP = typer.Option(1.1, help="Repetition penalty (official demo: 1.1).")
 _SEED = typer.Option(None, help="Random seed for reproducible sampling.")
-_DTYPE = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16.")
+_DTYPE = dtype_option()
+_DEVICE = device_option()
 
 
 @app.command()
 def generate(
-    model_dir: Path = typer.Argument(..., help="Model directory (ours, official Skywork or LLaMA)."),
+    model_dir: Path = model_argument(),
     prompt: str = typer.Option(..., "--prompt", "-p", help="Text to continue."),
-    tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the model directory)."),
+    tokenizer: Path = tokenizer_option(),
     max_new_tokens: int = _MAX_NEW,
     greedy: bool = _GREEDY,
     temperature: float = _TEMP,
@@ -157,13 +156,14 @@ def generate(
     repetition_penalty: float = _REP,
     seed: int = _SEED,
     dtype: str = _DTYPE,
+    device: str = _DEVICE,
 ) -> None:
     """Continue a prompt, streaming tokens as they are produced."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import generate_text
     from skywork.model import load_model
 
-    model = load_model(model_dir, dtype=dtype)
+    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
     tk = tok.load(tokenizer or model_dir)
     sampling = _sampling(max_new_tokens, greedy, temperature, top_p, top_k, repetition_penalty, seed)
     sys.stdout.write(prompt)
@@ -175,8 +175,8 @@ def generate(
 
 @app.command()
 def chat(
-    model_dir: Path = typer.Argument(..., help="Model directory."),
-    tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the model directory)."),
+    model_dir: Path = model_argument(),
+    tokenizer: Path = tokenizer_option(),
     system: str = typer.Option(None, help="Optional system text prefixed to the first prompt."),
     max_new_tokens: int = _MAX_NEW,
     greedy: bool = _GREEDY,
@@ -186,13 +186,14 @@ def chat(
     repetition_penalty: float = _REP,
     seed: int = _SEED,
     dtype: str = _DTYPE,
+    device: str = _DEVICE,
 ) -> None:
     """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import ChatSession
     from skywork.model import load_model
 
-    model = load_model(model_dir, dtype=dtype)
+    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
     session = ChatSession(
         model,
         tok.load(tokenizer or model_dir),
@@ -223,11 +224,14 @@ def chat(
 
 @export_app.command("llama")
 def export_llama_cmd(
-    src: Path = typer.Argument(..., help="Skywork model directory (ours or official)."),
-    out: Path = typer.Argument(..., help="Output directory for the plain LLaMA checkpoint."),
+    src: Path = model_argument("Skywork model directory (ours or official)."),
+    output: Path = output_option(help="Output directory for the plain LLaMA checkpoint."),
+    out: Path = legacy_argument(),
 ) -> None:
     """Write a plain LLaMA checkpoint (model_type llama, safetensors) that LLaMA tools load as is."""
     from skywork.model.export import export_llama
+
+    out = pick(output, out, "--output", "the OUT argument", required=True)
 
     export_llama(src, out)
     console.print(f"wrote {out}")

@@ -63,7 +63,7 @@ def test_mcq_gsm8k_leakage_commands(tmp_path, shared_data, tiny_model_dir, gsm8k
 
     out = tmp_path / "leak.json"
     text = _run(["leakage", tiny_model_dir, "--train", gsm8k_files["train"], "--test", gsm8k_files["test"],
-                 "--ref", gsm8k_files["ref"], "--max-samples", "8", "--bootstrap", "100", "-o", out,
+                 "--ref", gsm8k_files["ref"], "--limit", "8", "--bootstrap", "100", "-o", out,
                  "--plot", tmp_path / "leak.png"])  # fmt: skip
     res = json.loads(out.read_text())
     assert (tmp_path / "leak.png").stat().st_size > 1000
@@ -103,7 +103,7 @@ def test_overlap_command_finds_planted_sample(tmp_path):
 
 def test_export_lm_eval_command(tmp_path, shared_data, tiny_tokenizer_dir):
     cmmlu = shared_data / "haonan-li+CMMLU/data"
-    _run(["export-lm-eval", "--bench", "cmmlu", "--data-dir", cmmlu, "--out", tmp_path / "tasks",
+    _run(["export-lm-eval", "--bench", "cmmlu", "--data-dir", cmmlu, "-o", tmp_path / "tasks",
           "--tokenizer", tiny_tokenizer_dir, "--subjects", "anatomy,philosophy", "--limit", "2"])  # fmt: skip
     import yaml
 

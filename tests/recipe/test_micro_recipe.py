@@ -24,7 +24,7 @@ TIMING_KEYS = {"seconds", "tokens_per_s"}
 
 
 def _command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "skywork.cli", "recipe", "run", str(MICRO), "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "skywork.cli", "recipe", "run", str(MICRO), "--output", str(run_dir)]
 
 
 def _env() -> dict[str, str]:

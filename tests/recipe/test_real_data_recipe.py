@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from skywork.recipe.kinds import KINDS
 from skywork.recipe.runner import load_recipe, run_recipe
-from skywork.recipe.stages import KINDS
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 SUBJECTS = {"ceval": ["art_studies"], "cmmlu": ["agronomy"], "mmlu": ["anatomy"]}

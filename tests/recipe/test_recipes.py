@@ -16,7 +16,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def _dry_run(recipe: Path, run_dir: Path) -> str:
-    result = CliRunner().invoke(app, ["run", str(recipe), "--run-dir", str(run_dir), "--dry-run"])
+    result = CliRunner().invoke(app, ["run", str(recipe), "--output", str(run_dir), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output and "unavailable" not in result.output, result.output
     assert not run_dir.exists() or not any(run_dir.iterdir())  # nothing was run
@@ -104,8 +104,8 @@ SKYPILE_SOURCES = (
 
 def test_skywork_13b_recipe_validates_with_the_report_settings(shared_data, tmp_path, monkeypatch):
     """The 13B recipe is checked, not run: its layout validates and its pretraining plans match the report."""
+    from skywork.recipe.kinds import KINDS
     from skywork.recipe.runner import load_recipe
-    from skywork.recipe.stages import KINDS
     from skywork.train.plan import plan
 
     skypile = tmp_path / "skypile"  # the documented layout, empty

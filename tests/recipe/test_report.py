@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 import yaml
 from rich.console import Console
 
+from skywork.recipe.kinds import KINDS
 from skywork.recipe.runner import load_recipe, read_state, run_recipe
-from skywork.recipe.stages import KINDS
+from skywork.utils.summary import plot_path, read_summary
 from tests.recipe import browser
 
 
@@ -33,7 +36,11 @@ def small_run(tmp_path_factory) -> Path:
         )
     )
     run_dir = root / "run"
-    run_recipe(load_recipe(recipe, KINDS, run_dir), run_dir, KINDS, console=Console(quiet=True))
+    previous = os.umask(0o022)  # a usual login umask: files the report writes must be readable by others
+    try:
+        run_recipe(load_recipe(recipe, KINDS, run_dir), run_dir, KINDS, console=Console(quiet=True))
+    finally:
+        os.umask(previous)
     return run_dir
 
 
@@ -48,6 +55,20 @@ def test_report_files_and_sections(small_run):
     assert "size_mb: 0.3" in md  # the exact config
     result = read_state(small_run.resolve(), "report")["result"]
     assert result["images"] == ["time_per_stage.png"]
+
+
+def test_report_writes_its_summary_through_the_stage_contract(small_run):
+    summary = read_summary(small_run / "report", kind="report", max_version=1)
+    assert summary["schema"] == "skywork.report/v1"
+    assert summary["sections"][0] == "Run overview" and summary["sections"][-1] == "Exact configs"
+    assert plot_path(small_run / "report", summary, "time_per_stage").exists()
+    assert summary["html"].endswith("report.html")
+
+
+def test_report_files_keep_the_umask(small_run):
+    """Written under umask 022 the report is 0644 like any file the user writes (atomic writes made it 0600)."""
+    for path in (small_run / "report.html", small_run / "report.md", small_run / "report" / "summary.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 
 def test_report_renders_in_chromium(small_run):

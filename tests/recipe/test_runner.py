@@ -18,7 +18,7 @@ from skywork.recipe.runner import (
     read_state,
     run_recipe,
 )
-from skywork.utils.config import field
+from skywork.utils.config import DeprecatedKey, describe, field, from_dict
 from skywork.utils.io import InputError
 
 CALLS: list[tuple[str, bool]] = []  # (stage name, resume) per execution
@@ -215,3 +215,32 @@ def test_external_input_change_reruns(tmp_path):
     source.write_text("yy")
     assert run(recipe, run_dir) == ["b", "c"]
     assert (run_dir / "c" / "all.txt").read_text() == "A|yyB"
+
+
+@dataclass
+class RenamedConfig:
+    output_dir: str = field(help="Set by the runner.", aliases=("out_dir",))
+    text: str = field("x", help="Text.", aliases=("txt",))
+
+
+def test_a_renamed_key_still_loads_with_a_warning():
+    with pytest.warns(DeprecatedKey, match="'txt' is deprecated, use 'text'"):
+        config = from_dict(RenamedConfig, {"output_dir": "o", "txt": "old"}, source="c.yaml")
+    assert config.text == "old"
+    with pytest.raises(InputError, match="set 'text' only") as info:
+        from_dict(RenamedConfig, {"output_dir": "o", "txt": "a", "text": "b"}, source="c.yaml")
+    assert info.value.field == "txt"
+    assert "formerly txt" in dict((k, h) for k, _, _, h in describe(RenamedConfig))["text"]
+
+
+@pytest.mark.parametrize("key", ["output_dir", "out_dir"])
+def test_the_runner_sets_the_output_directory_under_any_spelling(tmp_path, key):
+    kinds = {"renamed": StageKind("renamed", lambda: RenamedConfig, run_write, output_field="output_dir")}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"stages": {"a": {"kind": "renamed", "config": {key: "/elsewhere"}}}}))
+    with pytest.raises(InputError, match="is set by the runner") as info:
+        load_recipe(path, kinds, tmp_path / "run")
+    assert info.value.field == f"stages.a.config.{key}"
+    path.write_text(yaml.safe_dump({"stages": {"a": {"kind": "renamed", "config": {}}}}))
+    stage = load_recipe(path, kinds, tmp_path / "run").stage("a")
+    assert stage.config.output_dir == str((tmp_path / "run" / "a").resolve())

@@ -15,7 +15,7 @@ from .conftest import SMALL
 def test_train_command_writes_a_loadable_directory(tmp_path, small_corpus):
     config = tmp_path / "tok.yaml"
     config.write_text(yaml.safe_dump({"inputs": [str(small_corpus)], **SMALL}))
-    result = CliRunner().invoke(app, ["tokenizer", "train", str(config), "--out", str(tmp_path / "tok")])
+    result = CliRunner().invoke(app, ["tokenizer", "train", str(config), "--output", str(tmp_path / "tok")])
     assert result.exit_code == 0, result.output
     assert "1,217 entries" in result.output
     report = json.loads((tmp_path / "tok" / "train_report.json").read_text())
@@ -26,6 +26,6 @@ def test_train_command_writes_a_loadable_directory(tmp_path, small_corpus):
 def test_train_command_reports_bad_config(tmp_path):
     config = tmp_path / "tok.yaml"
     config.write_text(yaml.safe_dump({"inputs": [str(tmp_path / "nothing.txt")]}))
-    result = CliRunner().invoke(app, ["tokenizer", "train", str(config), "--out", str(tmp_path / "tok")])
+    result = CliRunner().invoke(app, ["tokenizer", "train", str(config), "--output", str(tmp_path / "tok")])
     assert result.exit_code == 2
     assert "file not found" in result.output

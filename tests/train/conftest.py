@@ -52,7 +52,7 @@ def tiny_config(out_dir, tokenizer_dir, streams, **overrides):
     from skywork.utils.config import from_dict
 
     data = {
-        "out_dir": str(out_dir),
+        "output_dir": str(out_dir),
         "tokenizer": str(tokenizer_dir),
         "model": {"preset": "skywork-tiny"},
         "data": {

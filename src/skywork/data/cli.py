@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skywork.utils.cli_options import legacy_argument, legacy_command, output_option, pick, print_keys
+
 app = typer.Typer(
     help="SkyPile data pipeline on datatrove: extraction, language ID, quality rules, dedup, accounting.",
     no_args_is_help=True,
@@ -18,7 +20,7 @@ console = Console()
 @app.command("run")
 def run_command(
     pipeline_yaml: Path = typer.Argument(
-        ..., help="Pipeline YAML (keys: see docs/data.md or `config-help`)."
+        ..., help="Pipeline YAML (keys: see docs/data.md or `skywork data keys`)."
     ),
     executor: str = typer.Option("local", help="'local' (datatrove LocalPipelineExecutor) or 'ray'."),
     workers: int = typer.Option(1, help="Tasks run at the same time."),
@@ -67,25 +69,25 @@ def report_command(
 
 @app.command("train-quality")
 def train_quality_command(
-    out_dir: Path = typer.Argument(
-        ..., help="Output directory for lm.npz, classifier.bin, quality_model.json."
-    ),
+    output: Path = output_option(help="Output directory for lm.npz, classifier.bin, quality_model.json."),
     reference: list[Path] = typer.Option(
         ..., help="Reference-quality text (Wikipedia, books): jsonl or txt."
     ),
     web: list[Path] = typer.Option(..., help="Raw web text (classifier negatives, bucket percentiles)."),
     order: int = typer.Option(4, help="Character n-gram order."),
     max_docs_per_file: int = typer.Option(5000, help="Cap on documents per file."),
+    out_dir: Path = legacy_argument(),
 ) -> None:
     """Train the CCNet-style quality model: a character n-gram LM for perplexity buckets (edges at per-language
     percentiles of web text) and a fastText reference-vs-web classifier. Use it with quality_model.model_dir."""
+    out_dir = pick(output, out_dir, "--output", "the OUT_DIR argument", required=True)
     from skywork.data.quality_model import QualityModelTrainConfig, train_quality_model
 
     info = train_quality_model(
         QualityModelTrainConfig(
             reference=[str(p) for p in reference],
             web=[str(p) for p in web],
-            out_dir=str(out_dir),
+            output_dir=str(out_dir),
             order=order,
             max_docs_per_file=max_docs_per_file,
         )
@@ -127,15 +129,12 @@ def mix_command(
     console.print(table)
 
 
-@app.command("config-help")
-def config_help() -> None:
+@app.command("keys")
+def keys_command() -> None:
     """Print every pipeline YAML key with its default and meaning."""
     from skywork.data.pipeline import PipelineConfig
-    from skywork.utils.config import describe
 
-    table = Table(title="pipeline YAML keys")
-    for column in ("key", "type", "default", "meaning"):
-        table.add_column(column)
-    for row in describe(PipelineConfig):
-        table.add_row(*row)
-    console.print(table)
+    print_keys(PipelineConfig, title="pipeline YAML keys")
+
+
+legacy_command(app, "config-help", keys_command, "keys")

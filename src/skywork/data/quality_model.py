@@ -38,7 +38,9 @@ _TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W{CJK_RANGES}]+", re.UNICODE)
 class QualityModelTrainConfig:
     reference: list[str] = field(help="Reference-quality text files (jsonl with text/content, or txt).")
     web: list[str] = field(help="Raw web text files (negatives for the classifier, percentiles for buckets).")
-    out_dir: str = field(help="Where lm.npz, classifier.bin and quality_model.json are written.")
+    output_dir: str = field(
+        help="Where lm.npz, classifier.bin and quality_model.json are written.", aliases=("out_dir",)
+    )
     order: int = field(4, help="Character n-gram order of the language model.")
     percentiles: list[float] = field(
         default_factory=lambda: [33.0, 66.0], help="Bucket edges (per language)."
@@ -168,7 +170,7 @@ def classifier_tokens(text: str) -> str:
 
 def train_quality_model(config: QualityModelTrainConfig) -> dict:
     """Train the LM and the classifier; write ``out_dir/{lm.npz, classifier.bin, quality_model.json}``."""
-    out = Path(config.out_dir)
+    out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = [t for p in config.reference for t in iter_texts(p, config.max_docs_per_file)]
     web = [t for p in config.web for t in iter_texts(p, config.max_docs_per_file)]

@@ -15,6 +15,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skywork.utils.cli_options import (
+    device_option,
+    dtype_option,
+    legacy_option,
+    limit_option,
+    model_argument,
+    output_option,
+    pick,
+    tokenizer_option,
+)
+from skywork.utils.device import resolve_device
+
 app = typer.Typer(
     help="Evaluate models the official Skywork way: domain loss / perplexity (Table 6), C-Eval, CMMLU, MMLU "
     "(5-shot), GSM8K (8-shot), the benchmark-leakage test (Table 8) and 13-gram overlap; export lm-eval tasks.",
@@ -23,9 +35,10 @@ app = typer.Typer(
 console = Console()
 
 _OUTPUT = typer.Option(Path("results.json"), "--output", "-o", help="Where to write the JSON results.")
-_TOKENIZER = typer.Option(None, help="Tokenizer directory (default: the model directory).")
-_DTYPE = typer.Option("fp32", help="Weights dtype: fp32, bf16 or fp16.")
-_DEVICE = typer.Option("cpu", help="Device: cpu, cuda, cuda:1, ...")
+_TOKENIZER = tokenizer_option()
+_DTYPE = dtype_option()
+_DEVICE = device_option()
+_MAX_SAMPLES = legacy_option("--max-samples")
 
 
 def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str):
@@ -106,7 +119,7 @@ def _suite_table(title: str, summary: dict) -> Table:
 
 @app.command()
 def loss(
-    model: Path = typer.Argument(..., help="Model directory."),
+    model: Path = model_argument("Model directory."),
     data: list[Path] = typer.Option(
         ..., "--data", "-d", help="JSONL files ('text' or question/answer); repeat."
     ),
@@ -118,14 +131,16 @@ def loss(
         help="Tokenizer to normalise against: adds normalized_loss (loss x tokens / reference tokens) and bits/char.",
     ),
     batch_size: int = typer.Option(16, help="Documents per batch (length-sorted, so padding is minimal)."),
-    max_samples: int = typer.Option(None, help="Only the first N documents of each file."),
+    max_samples: int = limit_option("Only the first N documents of each file."),
     plot: Path = typer.Option(None, help="Also write a PNG bar chart of the per-domain perplexities."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
     output: Path = _OUTPUT,
+    legacy_max_samples: int = _MAX_SAMPLES,
 ) -> None:
     """Domain loss and perplexity per file and pooled (official eval_loss.py protocol: no BOS, CE over 1..n)."""
+    max_samples = pick(max_samples, legacy_max_samples, "--limit", "--max-samples")
     from skywork.eval.loss import evaluate_loss
     from skywork.tokenizer import load
 
@@ -156,7 +171,7 @@ def loss(
 
 @app.command()
 def mcq(
-    model: Path = typer.Argument(..., help="Model directory."),
+    model: Path = model_argument("Model directory."),
     bench: str = typer.Option(..., help="ceval (val, macro), cmmlu (test, macro) or mmlu (test, micro)."),
     data_dir: Path = typer.Option(..., help="Benchmark folder with dev/ and val/ or test/ CSVs."),
     shots: int = typer.Option(5, help="Few-shot examples: the first rows of the dev split."),
@@ -214,7 +229,7 @@ def mcq(
 
 @app.command()
 def gsm8k(
-    model: Path = typer.Argument(..., help="Model directory."),
+    model: Path = model_argument("Model directory."),
     data: Path = typer.Option(..., "--data", "-d", help="GSM8K JSONL (question, answer with '#### N')."),
     shots: int = typer.Option(8, help="Few-shot examples from the official prompt file."),
     prompt_file: Path = typer.Option(None, help="Few-shot prompt (default: the official gsm8k_prompt.txt)."),
@@ -245,13 +260,13 @@ def gsm8k(
 
 @app.command()
 def leakage(
-    model: Path = typer.Argument(..., help="Model directory."),
+    model: Path = model_argument("Model directory."),
     train: Path = typer.Option(..., help="Benchmark train split (JSONL: text, or question + answer)."),
     test: Path = typer.Option(..., help="Benchmark test split."),
     ref: Path = typer.Option(..., help="Reference set written like the benchmark but never published."),
     max_chars: int = typer.Option(1365, help="Cut each sample to its first N characters."),
     batch_size: int = typer.Option(16, help="Samples per batch."),
-    max_samples: int = typer.Option(None, help="First N samples of each file."),
+    max_samples: int = limit_option("First N samples of each file."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the confidence intervals."),
     confidence: float = typer.Option(0.95, help="Confidence level of the intervals."),
     plot: Path = typer.Option(
@@ -261,8 +276,10 @@ def leakage(
     dtype: str = _DTYPE,
     device: str = _DEVICE,
     output: Path = _OUTPUT,
+    legacy_max_samples: int = _MAX_SAMPLES,
 ) -> None:
     """The report's leakage test: L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train."""
+    max_samples = pick(max_samples, legacy_max_samples, "--limit", "--max-samples")
     from skywork.eval.leakage import leakage_test
 
     lm, tok = _load(model, tokenizer, dtype, device)
@@ -318,9 +335,7 @@ def overlap(
 def export_lm_eval_cmd(
     bench: str = typer.Option(..., help="ceval, cmmlu or mmlu."),
     data_dir: Path = typer.Option(..., help="Benchmark folder with dev/ and val/ or test/ CSVs."),
-    out: Path = typer.Option(
-        ..., help="Folder for the task YAMLs and prompt files (lm_eval --include_path)."
-    ),
+    output: Path = output_option(help="Folder for the task YAMLs and prompt files (lm_eval --include_path)."),
     tokenizer: Path = typer.Option(
         ..., help="Tokenizer directory (decides the answer-letter continuations)."
     ),
@@ -328,8 +343,10 @@ def export_lm_eval_cmd(
     subjects: str = typer.Option(None, help="Comma-separated subset of subjects."),
     limit: int = typer.Option(None, help="First N questions per subject."),
     subjects_file: Path = typer.Option(None, help="subjects.json with Chinese names and categories."),
+    out: Path = legacy_option("--out"),
 ) -> None:
     """Write lm-evaluation-harness task YAMLs (local JSON files, official prompts) for a benchmark."""
+    out = pick(output, out, "--output", "--out", required=True)
     from skywork.eval.lm_eval_export import export_lm_eval
     from skywork.tokenizer import load
 

@@ -6,6 +6,15 @@ from pathlib import Path
 
 import typer
 
+from skywork.utils.cli_options import (
+    legacy_argument,
+    legacy_command,
+    legacy_option,
+    output_option,
+    pick,
+    print_keys,
+)
+
 app = typer.Typer(
     help="Run an end-to-end Skywork recipe from a YAML file: resumable stages, one log per stage, an HTML report.",
     no_args_is_help=True,
@@ -15,7 +24,8 @@ app = typer.Typer(
 @app.command("run")
 def run_command(
     recipe: Path = typer.Argument(..., help="Recipe YAML (e.g. recipes/demo.yaml)."),
-    run_dir: Path = typer.Option(None, "--run-dir", help="Where stages write (default: runs/<recipe name>)."),
+    output: Path = output_option(help="The run directory: where stages write (default: runs/<recipe name>)."),
+    run_dir: Path = legacy_option("--run-dir"),
     from_stage: str = typer.Option(None, "--from", help="Rerun this stage and every stage after it."),
     only: str = typer.Option(
         None, "--only", help="Run just this stage (the stages it reads must be complete)."
@@ -33,13 +43,15 @@ def run_command(
 
     from rich.console import Console
 
-    from skywork.recipe.runner import RecipeError, load_recipe, plan, print_plan, run_recipe
-    from skywork.recipe.stages import KINDS, report_path
+    from skywork.recipe.kinds import KINDS
+    from skywork.recipe.loading import load_recipe
+    from skywork.recipe.report import report_path
+    from skywork.recipe.runner import RecipeError, plan, print_plan, run_recipe
     from skywork.utils.io import InputError
 
     console = Console()
     err = Console(stderr=True)
-    run_dir = run_dir or Path("runs") / recipe.stem
+    run_dir = pick(output, run_dir, "--output", "--run-dir") or Path("runs") / recipe.stem
     try:
         loaded = load_recipe(recipe, KINDS, run_dir)
         if dry_run:
@@ -80,16 +92,15 @@ def run_command(
     console.print(f"run directory: {Path(run_dir).resolve()}")
 
 
-@app.command("kinds")
-def kinds_command(
+@app.command("keys")
+def keys_command(
     kind: str = typer.Argument(None, help="Show every config key of this stage kind."),
 ) -> None:
-    """List the stage kinds a recipe can use, or the config keys of one kind."""
+    """List the stage kinds a recipe can use, or every config key of one kind."""
     from rich.console import Console
     from rich.table import Table
 
-    from skywork.recipe.stages import KINDS
-    from skywork.utils.config import describe
+    from skywork.recipe.kinds import KINDS
 
     console = Console()
     if kind is None:
@@ -108,22 +119,23 @@ def kinds_command(
     if kind not in KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     cls = KINDS[kind].config_class()
-    table = Table(title=f"{kind}: {cls.__name__}")
-    for col in ("key", "type", "default", "help"):
-        table.add_column(col)
-    for row in describe(cls):
-        table.add_row(*row)
-    console.print(table)
+    print_keys(cls, title=f"{kind}: {cls.__name__}")
+
+
+legacy_command(app, "kinds", keys_command, "keys")
 
 
 @app.command("corpus")
 def corpus_command(
-    out_dir: Path = typer.Argument(..., help="Output directory."),
+    output: Path = output_option(help="Output directory."),
     size_mb: float = typer.Option(20.0, help="Approximate training text size in MB."),
     seed: int = typer.Option(0, help="Random seed."),
+    out_dir: Path = legacy_argument(),
 ) -> None:
     """Write the embedded bilingual demo corpus (with planted defects and their labels) without a recipe."""
     import json
+
+    out_dir = pick(output, out_dir, "--output", "the OUT_DIR argument", required=True)
 
     from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
 

@@ -1,8 +1,10 @@
-"""The run report: ``RUN_DIR/report.html`` and ``RUN_DIR/report.md``, plots as PNGs under the report stage.
+"""The run report: ``RUN_DIR/report.html`` and ``RUN_DIR/report.md``, assembled from what the stages wrote.
 
-It reads what the stages left behind (their state files under ``RUN_DIR/.recipe``, the data stage's
-``summary.json`` and kept/excluded outputs, the pretraining ``metrics.jsonl`` files, the evaluation results) and
-finds each stage by its kind, so any recipe gets a report. A part whose stage is missing is left out with a note.
+Every stage leaves a ``summary.json`` (the stage contract, :mod:`skywork.utils.summary`) and its plots in its own
+directory; the report finds each stage by its kind, lays its summary out as a :class:`~skywork.recipe.render.Section`
+and links the stage's plots instead of redrawing them, so any recipe gets a report. A part whose stage did not
+complete is left out with a note. The report is a stage too: it writes its own ``summary.json`` (kind
+``report``: the files written and the section titles) and its one plot, the time per stage.
 """
 
 from __future__ import annotations
@@ -18,20 +20,34 @@ from typing import Any
 
 import yaml
 
+from skywork.recipe.render import Block, Section, render_html, render_markdown
 from skywork.recipe.runner import StageContext, read_state
-from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_text, read_jsonl, save_figure
-from skywork.utils.summary import plot_path, read_summary
+from skywork.utils.config import field
+from skywork.utils.io import InputError, atomic_write_text, read_jsonl, save_figure
+from skywork.utils.plotting import pyplot
+from skywork.utils.summary import plot_path, read_summary, write_summary
+
+SUMMARY_VERSION = 1  # of the report's own summary.json: {html, markdown, sections, images}
 
 
 @dataclass
-class Section:
-    title: str
-    blocks: list[
-        tuple[str, Any]
-    ]  # ("p", text) | ("table", (header, rows)) | ("img", (path, alt)) | ("pre", text)
+class ReportConfig:
+    """The run report: RUN_DIR/report.html and RUN_DIR/report.md, plots under RUN_DIR/<report stage>/."""
+
+    title: str = field("Skywork recipe report", help="Title of the report.")
+    defect_labels: str | None = field(
+        None,
+        help="labels.jsonl of planted defects ({id, defect}); the report shows how many the cleaning caught.",
+    )
+
+
+def report_path(run_dir: str | Path) -> Path:
+    """Where a run's HTML report is written."""
+    return Path(run_dir) / "report.html"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
+    """A table cell: grouped integers, ``digits`` significant digits for small floats, a dash for None."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -55,6 +71,7 @@ def _pct(fraction: float | None) -> str:
 
 
 def _stages_by_kind(ctx: StageContext) -> dict[str, list[str]]:
+    """Kind -> names of the stages of that kind that completed (the report itself left out)."""
     found: dict[str, list[str]] = defaultdict(list)
     for stage in ctx.recipe.stages:
         state = read_state(ctx.run_dir, stage.name)
@@ -63,7 +80,25 @@ def _stages_by_kind(ctx: StageContext) -> dict[str, list[str]]:
     return found
 
 
+def _stage_summary(ctx: StageContext, name: str, kind: str | None = None) -> dict | None:
+    """The ``summary.json`` a completed stage wrote, or None when it wrote none (a run from before the contract)."""
+    try:
+        return read_summary(ctx.run_dir / name, kind=kind, max_version=1)
+    except InputError as err:
+        ctx.log.info("stage %s: %s", name, err)
+        return None
+
+
+def _stage_plot(ctx: StageContext, name: str, summary: dict, plot: str, alt: str) -> Block | None:
+    """An image block for a plot the stage drew itself (listed in its summary), linked, never redrawn."""
+    path = plot_path(ctx.run_dir / name, summary, plot)
+    if path is None or not path.exists():
+        return None
+    return ("img", (path.relative_to(ctx.run_dir).as_posix(), alt))
+
+
 def _overview(ctx: StageContext) -> Section:
+    """Every stage of the recipe with its status, time, attempts and log."""
     rows, total = [], 0.0
     for stage in ctx.recipe.stages:
         state = read_state(ctx.run_dir, stage.name) or {}
@@ -100,8 +135,7 @@ def _overview(ctx: StageContext) -> Section:
 
 
 def _time_plot(ctx: StageContext, out: Path) -> str | None:
-    import matplotlib.pyplot as plt
-
+    """The report's own plot: seconds per completed stage (None when no stage has a time yet)."""
     names, seconds = [], []
     for stage in ctx.recipe.stages:
         state = read_state(ctx.run_dir, stage.name) or {}
@@ -110,33 +144,13 @@ def _time_plot(ctx: StageContext, out: Path) -> str | None:
             seconds.append(state["seconds"])
     if not names:
         return None
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    fig, ax = pyplot().subplots(figsize=(7, 0.45 * len(names) + 1.2))
     ax.barh(names[::-1], seconds[::-1], color="#4c72b0")
     ax.set_xlabel("seconds")
     ax.set_title("time per stage")
     fig.tight_layout()
     save_figure(fig, out)
     return out.name
-
-
-def _stage_summary(ctx: StageContext, name: str, kind: str) -> dict | None:
-    """A stage's summary.json (the stage contract), or None when it has none it can be read by this report."""
-    try:
-        return read_summary(ctx.run_dir / name, kind, max_version=1)
-    except InputError as err:
-        ctx.log.info("stage %s: %s", name, err)
-        return None
-
-
-def _stage_plot(
-    ctx: StageContext, name: str, summary: dict, plot: str, img_dir: Path, filename: str, alt: str
-):
-    """A plot the stage drew, copied beside the report's own images; the ``img`` block showing it, or None."""
-    source = plot_path(ctx.run_dir / name, summary, plot)
-    if source is None or not source.is_file():
-        return None
-    atomic_write_bytes(img_dir / filename, source.read_bytes())
-    return ("img", (f"{img_dir.name}/{filename}", alt))
 
 
 def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
@@ -217,7 +231,7 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
     if by_reason and len(by_reason) != len(steps):
         reason_rows = [[r, _fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
         blocks.append(("table", (["removal reason (rule)", "documents"], reason_rows)))
-    funnel = _stage_plot(ctx, names[0], summary, "funnel", img_dir, "data_funnel.png", "data funnel")
+    funnel = _stage_plot(ctx, names[0], summary, "funnel", "data funnel")
     if funnel:
         blocks.append(funnel)
     defects = summary.get("defects")
@@ -527,6 +541,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
 
 
 def _configs(ctx: StageContext) -> Section:
+    """The exact config of every stage that ran, with the run directory written as $RUN_DIR."""
     blocks: list[tuple[str, Any]] = []
     for stage in ctx.recipe.stages:
         state = read_state(ctx.run_dir, stage.name) or {}
@@ -542,99 +557,8 @@ def _configs(ctx: StageContext) -> Section:
     return Section("Exact configs", blocks)
 
 
-# ----------------------------------------------------------------------------------------------- render
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1060px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{border-bottom:2px solid #4c72b0;padding-bottom:.3em}h2{margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;
-text-align:left}th{background:#f0f3f8}tr:nth-child(even) td{background:#fafafa}img{max-width:100%;
-border:1px solid #eee;margin:.5em 0}pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
-code{background:#f0f0f0;padding:0 .2em}details{margin:.4em 0}summary{cursor:pointer}
-nav a{margin-right:1em}
-"""
-
-
-def render_html(title: str, sections: list[Section]) -> str:
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        "<nav>"
-        + "".join(f'<a href="#s{i}">{html.escape(s.title)}</a>' for i, s in enumerate(sections))
-        + "</nav>",
-    ]
-    for i, section in enumerate(sections):
-        out.append(f'<h2 id="s{i}">{html.escape(section.title)}</h2>')
-        for kind, payload in section.blocks:
-            if kind == "p":
-                out.append(f"<p>{payload}</p>")  # paragraphs are written by this module (may hold <code>)
-            elif kind == "table":
-                header, rows = payload
-                out.append(
-                    "<table><thead><tr>"
-                    + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-                    + "</tr></thead><tbody>"
-                )
-                for row in rows:
-                    out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
-                out.append("</tbody></table>")
-            elif kind == "img":
-                src, alt = payload
-                out.append(f'<p><img src="{html.escape(src)}" alt="{html.escape(alt)}"></p>')
-            elif kind == "details":
-                summary, text = payload
-                out.append(
-                    f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>"
-                )
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def _md_text(text: str) -> str:
-    return text.replace("<code>", "`").replace("</code>", "`")
-
-
-def render_markdown(title: str, sections: list[Section]) -> str:
-    out = [f"# {title}", ""]
-    for section in sections:
-        out += [f"## {section.title}", ""]
-        for kind, payload in section.blocks:
-            if kind == "p":
-                out += [_md_text(payload), ""]
-            elif kind == "table":
-                header, rows = payload
-                out.append("| " + " | ".join(str(h) for h in header) + " |")
-                out.append("|" + "---|" * len(header))
-                out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-                out.append("")
-            elif kind == "img":
-                src, alt = payload
-                out += [f"![{alt}]({src})", ""]
-            elif kind == "details":
-                summary, text = payload
-                out += [
-                    f"<details><summary>{html.escape(summary)}</summary>",
-                    "",
-                    "```",
-                    text.rstrip(),
-                    "```",
-                    "",
-                    "</details>",
-                    "",
-                ]
-    return "\n".join(out) + "\n"
-
-
-def build_report(config: Any, ctx: StageContext) -> dict:
-    """Write the report files; returns their paths and the sections written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-
+def build_report(config: ReportConfig, ctx: StageContext) -> dict:
+    """The report stage: assemble the sections, write report.html, report.md and the report's summary.json."""
     img_dir = ctx.stage_dir
     kinds = _stages_by_kind(ctx)
     eval_state = read_state(ctx.run_dir, kinds["evaluate"][0]) if kinds.get("evaluate") else None
@@ -656,20 +580,22 @@ def build_report(config: Any, ctx: StageContext) -> dict:
     ):
         if part is not None:
             sections.append(part)
-    missing = [
-        s.name for s in ctx.recipe.stages if s.name != ctx.name and s.name not in sum(kinds.values(), [])
-    ]
+    reported = {name for names in kinds.values() for name in names}
+    missing = [s.name for s in ctx.recipe.stages if s.name != ctx.name and s.name not in reported]
     if missing:
         sections[0].blocks.append(("p", f"Not in this report (stage not completed): {', '.join(missing)}."))
     sections.append(_configs(ctx))
-    html_path, md_path = ctx.run_dir / "report.html", ctx.run_dir / "report.md"
+    html_path, md_path = report_path(ctx.run_dir), ctx.run_dir / "report.md"
     atomic_write_text(html_path, render_html(config.title, sections))
     atomic_write_text(md_path, render_markdown(config.title, sections))
     images = sorted(p.name for p in img_dir.glob("*.png"))
-    ctx.console.print(f"report written: {html_path}")
-    return {
+    result = {
         "html": str(html_path),
         "markdown": str(md_path),
         "images": images,
         "sections": [s.title for s in sections],
     }
+    plots = {"time_per_stage": img_dir / time_png} if time_png else {}
+    write_summary(ctx.stage_dir, "report", result, version=SUMMARY_VERSION, plots=plots)
+    ctx.console.print(f"report written: {html_path}")
+    return result

@@ -17,30 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from skywork.data.synth.demo_corpus import DemoCorpusConfig, generate_corpus
-from skywork.recipe.runner import StageContext, StageKind, StageUnavailable
+from skywork.recipe.runner import StageContext, StageUnavailable
 from skywork.utils.config import field
+from skywork.utils.optional import MissingExtra, require
 
-CAPABILITIES = {
-    "skywork.data.pipeline": "the data pipeline (issue 5)",
-    "skywork.tokenizer.train": "the tokenizer trainer (issue 4)",
-    "skywork.train.config": "the pretraining engine (issue 6)",
-    "skywork.train.shards": "the pretraining engine (issue 6)",
-    "skywork.train.pretrain": "the pretraining engine (issue 6)",
-    "skywork.eval.suite": "the evaluation suite (issue 7)",
-}
+_EXTRAS = {"skywork.data": "data"}  # capability package -> the pip extra its dependencies come with
 
 
 def capability(module: str, name: str) -> Any:
-    """``module.name`` from a capability package, or :class:`StageUnavailable` saying which one is missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            what = CAPABILITIES.get(module, module)
-            raise StageUnavailable(f"{module} is not in this installation ({what} has not landed)") from None
-        raise
+    """``module.name``, or :class:`StageUnavailable` naming the missing module and the extra that brings it.
+
+    A stage kind whose capability cannot be imported is *unavailable*: the recipe still validates and runs the
+    stages before it (see :mod:`skywork.recipe.runner`).
+    """
+    extra = next((e for prefix, e in _EXTRAS.items() if module.startswith(prefix + ".")), None)
+    try:  # a core module that fails to import is a broken installation: its ImportError says so as it is
+        mod = require(module, extra, f"{module}.{name}") if extra else importlib.import_module(module)
+    except MissingExtra as err:
+        raise StageUnavailable(str(err)) from None
     if not hasattr(mod, name):
-        raise StageUnavailable(f"{module} has no {name} (the contract of {CAPABILITIES.get(module, module)})")
+        raise StageUnavailable(f"{module} has no {name} (this installation is older than the recipe)")
     return getattr(mod, name)
 
 
@@ -194,101 +190,3 @@ def _evaluate_config() -> type:
 def _run_evaluate(config: Any, ctx: StageContext) -> dict:
     run_suite = capability("skywork.eval.suite", "run_suite")
     return run_suite(config, ctx.stage_dir, console=ctx.console)
-
-
-# --------------------------------------------------------------------------------------------- report
-
-
-@dataclass
-class ReportConfig:
-    """The run report: RUN_DIR/report.html and RUN_DIR/report.md, plots under RUN_DIR/<report stage>/."""
-
-    title: str = field("Skywork recipe report", help="Title of the report.")
-    defect_labels: str | None = field(
-        None,
-        help="labels.jsonl of planted defects ({id, defect}); the report shows how many the cleaning caught.",
-    )
-
-
-def _run_report(config: ReportConfig, ctx: StageContext) -> dict:
-    from skywork.recipe.report import build_report
-
-    return build_report(config, ctx)
-
-
-# ------------------------------------------------------------------------------------------- registry
-
-
-KINDS: dict[str, StageKind] = {
-    "demo_corpus": StageKind(
-        "demo_corpus",
-        lambda: DemoCorpusConfig,
-        _run_corpus,
-        input_fields=("stdlib_dir",),
-        help="Generate the embedded bilingual demo corpus with planted defects (no downloads).",
-    ),
-    "collect": StageKind(
-        "collect",
-        _collect_config,
-        _run_collect,
-        input_fields=("sources.files",),
-        help="Plain-text / JSONL files of any layout -> JSONL documents {id, text, source, lang} for the data stage.",
-    ),
-    "data": StageKind(
-        "data",
-        _data_config,
-        _run_data,
-        output_field="output_dir",
-        input_fields=("inputs",),
-        help="SkyPile-style cleaning: skywork.data.pipeline.run_pipeline.",
-    ),
-    "tokenizer": StageKind(
-        "tokenizer",
-        _tokenizer_config,
-        _run_tokenizer,
-        input_fields=("inputs",),
-        help="Train the bilingual SentencePiece BPE: skywork.tokenizer.train.train_tokenizer.",
-    ),
-    "tokenize": StageKind(
-        "tokenize",
-        _tokenize_config,
-        _run_tokenize,
-        input_fields=("tokenizer", "sources"),
-        help="Packed token streams per source for pretraining: skywork.train.shards.tokenize_to_shards.",
-    ),
-    "pretrain": StageKind(
-        "pretrain",
-        _pretrain_config,
-        _run_pretrain,
-        output_field="out_dir",
-        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
-        help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
-    ),
-    "evaluate": StageKind(
-        "evaluate",
-        _evaluate_config,
-        _run_evaluate,
-        input_fields=(
-            "models",
-            "domains",
-            "leakage",
-            "tokenizer_dir",
-            "mcq.data_dir",
-            "gsm8k.data",
-            "gsm8k.prompt_file",
-        ),
-        help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
-    ),
-    "report": StageKind(
-        "report",
-        lambda: ReportConfig,
-        _run_report,
-        input_fields=("defect_labels",),
-        help="Write RUN_DIR/report.html and report.md with plots and tables.",
-        reads_all=True,
-    ),
-}
-
-
-def report_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "report.html"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from skywork.utils.cli_options import legacy_option, output_option, pick, print_keys
+
 app = typer.Typer(
     help="Train the Skywork bilingual tokenizer (Latin BPE + Chinese characters + Chinese words + reserved) "
     "and compare its compression with a plain BPE.",
@@ -25,9 +27,11 @@ def train_command(
     config: Path = typer.Argument(
         ..., help="YAML config (keys: see docs/tokenizer.md or `skywork tokenizer keys`)."
     ),
-    out: Path = typer.Option(..., "--out", help="Output tokenizer directory (replaced atomically)."),
+    output: Path = output_option(help="Output tokenizer directory (replaced atomically)."),
+    out: Path = legacy_option("--out"),
 ) -> None:
     """Build one SentencePiece BPE of the configured composition plus the HF files beside it."""
+    out = pick(output, out, "--output", "--out", required=True)
     from rich.console import Console
     from rich.table import Table
 
@@ -61,10 +65,8 @@ def train_command(
 def keys_command() -> None:
     """List every config key with its default and meaning."""
     from skywork.tokenizer.train import TokenizerTrainConfig
-    from skywork.utils.config import describe
 
-    for key, type_name, default, help_text in describe(TokenizerTrainConfig):
-        typer.echo(f"{key} ({type_name}, default {default}): {help_text}")
+    print_keys(TokenizerTrainConfig, title="tokenizer config keys")
 
 
 @app.command("report")
@@ -76,7 +78,8 @@ def report_command(
         help="Held-out text (.txt/.jsonl/.json/.py); prefix chinese=, english= or code= to label it, "
         "otherwise it is labelled from its content. Repeat for several files.",
     ),
-    out: Path | None = typer.Option(None, "--out", help="JSON output (default: DIR/report.json)."),
+    output: Path | None = output_option(help="JSON output (default: DIR/report.json)."),
+    out: Path | None = legacy_option("--out"),
     baselines: bool = typer.Option(
         True,
         help="Also measure the plain BPE of equal size and the no-Chinese-words variant (cached in DIR).",
@@ -84,6 +87,7 @@ def report_command(
 ) -> None:
     """Composition table, characters per token and byte-fallback rate on held-out Chinese, English and code,
     against a plain BPE of the same size on the same corpus and the same tokenizer without its Chinese words."""
+    out = pick(output, out, "--output", "--out")
     from rich.console import Console
 
     from skywork.tokenizer.report import print_report, tokenizer_report, write_report

@@ -86,5 +86,14 @@ def plot(
         print(path)
 
 
+@app.command("keys")
+def keys_command() -> None:
+    """Print every PretrainConfig key (nested keys dotted) with its default and meaning."""
+    from skywork.train.config import PretrainConfig
+    from skywork.utils.cli_options import print_keys
+
+    print_keys(PretrainConfig, title="pretraining config keys")
+
+
 if __name__ == "__main__":  # python -m skywork.train.cli pretrain CONFIG.yaml (also: torchrun -m ...)
     app()

@@ -88,7 +88,10 @@ class OptimSection:
 
 @dataclass
 class PretrainConfig:
-    out_dir: str = field(help="Run directory: metrics.jsonl, checkpoints/, final/, plots, TensorBoard logs.")
+    output_dir: str = field(
+        help="Run directory: metrics.jsonl, checkpoints/, final/, plots, TensorBoard logs.",
+        aliases=("out_dir",),
+    )
     tokenizer: str = field(help="Tokenizer directory (copied into final/ and used for vocab_size).")
     model: ModelSection = field(default_factory=ModelSection, help="Model to train.")
     data: DataSection = field(default_factory=DataSection, help="Mixture and held-out sets.")
@@ -126,9 +129,9 @@ class PretrainConfig:
     save_every: int = field(100, help="Checkpoint every N steps (and at the end).")
     keep_last: int = field(3, help="Checkpoints kept (older ones are deleted).")
     max_bad_steps: int = field(5, help="Abort after this many non-finite (NaN/Inf) losses in a row.")
-    tensorboard: bool = field(True, help="Write TensorBoard event files to out_dir/tensorboard.")
+    tensorboard: bool = field(True, help="Write TensorBoard event files to output_dir/tensorboard.")
     wandb: bool = field(False, help="Also log to Weights & Biases (needs wandb installed; offline mode).")
-    plots: bool = field(True, help="Write loss / lr / throughput PNG plots to out_dir/plots at the end.")
+    plots: bool = field(True, help="Write loss / lr / throughput PNG plots to output_dir/plots at the end.")
     progress: bool = field(True, help="Show a rich progress bar with ETA.")
     fault_injection_nan_steps: list[int] = field(
         default_factory=list, help="Testing aid: make the loss NaN at these steps (exercises the skip logic)."

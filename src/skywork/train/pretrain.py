@@ -458,7 +458,7 @@ def run_pretraining(config: PretrainConfig, resume: str | None = "auto") -> dict
     from skywork.tokenizer import load as load_tokenizer
 
     runtime = init_runtime(config)
-    out_dir = Path(config.out_dir)
+    out_dir = Path(config.output_dir)
     try:
         return _train(config, resume, runtime, out_dir, load_tokenizer, flops_per_token)
     finally:

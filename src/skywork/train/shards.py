@@ -222,15 +222,22 @@ def tokenize_command(
         ..., help="JSONL / JSONL.gz files, directories (e.g. a pipeline's kept/) or globs with a text field."
     ),
     tokenizer: Path = typer.Option(..., "--tokenizer", "-t", help="Tokenizer directory."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory; the stream goes to OUT/SOURCE/."),
+    out: Path = typer.Option(
+        None, "--output", "-o", help="Output directory; the stream goes to OUTPUT/SOURCE/."
+    ),
     source: str = typer.Option(
         "main", help="Name of this stream (one stream per source: web, stem, code...)."
     ),
     text_field: str = typer.Option("text", help="JSON field holding the document text."),
     min_tokens: int = typer.Option(1, help="Drop (and count) documents with fewer tokens than this."),
+    legacy_out: Path = typer.Option(None, "--out", hidden=True),
 ) -> None:
     """Tokenize cleaned text into packed, memory-mapped token shards for `skywork train pretrain`."""
     from rich.console import Console
+
+    from skywork.utils.cli_options import pick
+
+    out = pick(out, legacy_out, "--output", "--out", required=True)
 
     summary = tokenize_to_shards(
         inputs, tokenizer, out, source=source, text_field=text_field, min_tokens=min_tokens, progress=True

@@ -2,6 +2,10 @@
 
 A config class is a plain ``@dataclass`` whose fields carry a ``help`` string in their metadata
 (use :func:`field`). :func:`from_dict` rejects unknown keys and wrong types with the key path and file.
+
+A key that was renamed keeps loading for one release: ``field(..., aliases=("out_dir",))`` on ``output_dir``
+makes ``out_dir`` an accepted, deprecated spelling (a :class:`DeprecatedKey` warning names the file and the new
+key). Aliases are the only place old spellings live, so every config reader accepts them the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,11 +26,19 @@ from skywork.utils.io import InputError
 T = TypeVar("T")
 
 
+class DeprecatedKey(FutureWarning):
+    """A config used the old spelling of a renamed key; it still loads (shown by default, unlike DeprecationWarning)."""
+
+
 def field(
-    default: Any = dataclasses.MISSING, *, help: str, default_factory: Any = dataclasses.MISSING
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    default_factory: Any = dataclasses.MISSING,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
-    """A dataclass field with a help text (shown by ``--help`` printers and in docs)."""
-    kwargs: dict[str, Any] = {"metadata": {"help": help}}
+    """A dataclass field with a help text (shown by ``--help`` printers and in docs) and its deprecated names."""
+    kwargs: dict[str, Any] = {"metadata": {"help": help, "aliases": tuple(aliases)}}
     if default is not dataclasses.MISSING:
         kwargs["default"] = default
     if default_factory is not dataclasses.MISSING:
@@ -104,12 +117,40 @@ def _coerce(value: Any, tp: Any, where: str, source: str | None) -> Any:
     return value
 
 
+def key_aliases(cls: type) -> dict[str, str]:
+    """Deprecated key -> current key for the fields of dataclass ``cls`` (not nested)."""
+    return {
+        alias: f.name
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for alias in f.metadata.get("aliases", ())
+    }
+
+
+def canonical_keys(cls: type, data: dict, source: str | None = None, prefix: str = "") -> dict:
+    """``data`` with deprecated top-level keys of ``cls`` renamed to the current ones, warning once per key."""
+    aliases = key_aliases(cls)
+    out: dict = {}
+    for key, value in (data or {}).items():
+        new = aliases.get(key)
+        if new is None:
+            out[key] = value
+            continue
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if new in data:
+            raise InputError(f"set {new!r} only ({key!r} is its deprecated spelling)", source, field=where)
+        warnings.warn(
+            f"{source or 'config'}: key {where!r} is deprecated, use {new!r}", DeprecatedKey, stacklevel=3
+        )
+        out[new] = value
+    return out
+
+
 def from_dict(cls: type[T], data: dict, source: str | None = None, prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``, failing on unknown keys, wrong types and missing required keys."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs = {}
-    for key, value in (data or {}).items():
+    for key, value in canonical_keys(cls, data, source, prefix).items():
         where = f"{prefix}.{key}" if prefix else str(key)
         if key not in fields:
             close = [k for k in fields if k.replace("_", "") == str(key).replace("_", "").replace("-", "")]
@@ -174,7 +215,10 @@ def describe(cls: type) -> list[tuple[str, str, str, str]]:
             default = repr(f.default_factory())
         else:
             default = "(required)"
-        rows.append((f.name, _type_name(tp), default, f.metadata.get("help", "")))
+        help_text = f.metadata.get("help", "")
+        if f.metadata.get("aliases"):
+            help_text += f" (formerly {', '.join(f.metadata['aliases'])}; still read, deprecated)"
+        rows.append((f.name, _type_name(tp), default, help_text))
         if dataclasses.is_dataclass(tp):
             rows.extend((f"{f.name}.{k}", t, d, h) for k, t, d, h in describe(tp))
     return rows

@@ -1,0 +1,81 @@
+"""The stage kinds a recipe can use: name -> how to build its config and which adapter runs it.
+
+This registry stands above the adapters (``recipe/stages.py``) and the report (``recipe/report.py``): it imports
+both, neither imports it, so the recipe package has no import circle. A new capability registers one entry here.
+"""
+
+from __future__ import annotations
+
+from skywork.data.synth.demo_corpus import DemoCorpusConfig
+from skywork.recipe import report, stages
+from skywork.recipe.loading import StageKind
+
+KINDS: dict[str, StageKind] = {
+    "demo_corpus": StageKind(
+        "demo_corpus",
+        lambda: DemoCorpusConfig,
+        stages._run_corpus,
+        input_fields=("stdlib_dir",),
+        help="Generate the embedded bilingual demo corpus with planted defects (no downloads).",
+    ),
+    "collect": StageKind(
+        "collect",
+        stages._collect_config,
+        stages._run_collect,
+        input_fields=("sources.files",),
+        help="Plain-text / JSONL files of any layout -> JSONL documents {id, text, source, lang} for the data stage.",
+    ),
+    "data": StageKind(
+        "data",
+        stages._data_config,
+        stages._run_data,
+        output_field="output_dir",
+        input_fields=("inputs",),
+        help="SkyPile-style cleaning: skywork.data.pipeline.run_pipeline.",
+    ),
+    "tokenizer": StageKind(
+        "tokenizer",
+        stages._tokenizer_config,
+        stages._run_tokenizer,
+        input_fields=("inputs",),
+        help="Train the bilingual SentencePiece BPE: skywork.tokenizer.train.train_tokenizer.",
+    ),
+    "tokenize": StageKind(
+        "tokenize",
+        stages._tokenize_config,
+        stages._run_tokenize,
+        input_fields=("tokenizer", "sources"),
+        help="Packed token streams per source for pretraining: skywork.train.shards.tokenize_to_shards.",
+    ),
+    "pretrain": StageKind(
+        "pretrain",
+        stages._pretrain_config,
+        stages._run_pretrain,
+        output_field="output_dir",
+        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
+        help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
+    ),
+    "evaluate": StageKind(
+        "evaluate",
+        stages._evaluate_config,
+        stages._run_evaluate,
+        input_fields=(
+            "models",
+            "domains",
+            "leakage",
+            "tokenizer_dir",
+            "mcq.data_dir",
+            "gsm8k.data",
+            "gsm8k.prompt_file",
+        ),
+        help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
+    ),
+    "report": StageKind(
+        "report",
+        lambda: report.ReportConfig,
+        report.build_report,
+        input_fields=("defect_labels",),
+        help="Write RUN_DIR/report.html and report.md from the summaries the stages wrote.",
+        reads_all=True,
+    ),
+}

@@ -1,0 +1,93 @@
+"""The one command-line vocabulary: the same flag means the same thing in every ``skywork`` group.
+
+``MODEL`` is the positional model directory, ``--tokenizer`` a tokenizer directory, ``--output/-o`` where a
+command writes, ``--limit`` "only the first N items" (quick runs), ``--device`` (default ``auto``, resolved by
+:func:`skywork.utils.device.resolve_device`) and ``--dtype`` the weights' dtype; ``keys`` lists a group's config
+keys. Old spellings stay for one release as hidden options (:func:`legacy_option`) merged by :func:`pick`, and
+hidden commands (:func:`legacy_command`); both warn on stderr when used.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+DEVICE_HELP = "auto (cuda if available, else cpu), cpu, cuda, cuda:1, ..."
+DTYPE_HELP = "Weights dtype: fp32, bf16 or fp16."
+
+
+def model_argument(help: str = "Model directory (ours, official Skywork or LLaMA).") -> Any:
+    """The positional ``MODEL`` of every command that loads a model."""
+    return typer.Argument(..., metavar="MODEL", help=help)
+
+
+def output_option(default: Any = None, help: str = "Where to write the results.") -> Any:
+    """``--output/-o``: the file or directory a command writes."""
+    return typer.Option(default, "--output", "-o", help=help)
+
+
+def tokenizer_option(help: str = "Tokenizer directory (default: the model directory).") -> Any:
+    return typer.Option(None, "--tokenizer", help=help)
+
+
+def device_option(help: str = DEVICE_HELP) -> Any:
+    return typer.Option("auto", "--device", help=help)
+
+
+def dtype_option(default: str = "fp32", help: str = DTYPE_HELP) -> Any:
+    return typer.Option(default, "--dtype", help=help)
+
+
+def limit_option(help: str = "Only the first N items (quick runs; not the official protocol).") -> Any:
+    return typer.Option(None, "--limit", help=help)
+
+
+def legacy_option(*names: str) -> Any:
+    """A deprecated spelling kept for one release: accepted, hidden from ``--help``, merged with :func:`pick`."""
+    return typer.Option(None, *names, hidden=True)
+
+
+def legacy_argument() -> Any:
+    """A deprecated positional (e.g. the old ``OUT`` argument that became ``--output``), hidden from ``--help``."""
+    return typer.Argument(None, hidden=True)
+
+
+def legacy_command(app: typer.Typer, old_name: str, command: Callable, new_name: str) -> None:
+    """Register ``command`` again under its deprecated name: hidden from ``--help``, warns on stderr when used."""
+
+    @functools.wraps(command)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        typer.echo(f"warning: `{old_name}` is deprecated; use `{new_name}`", err=True)
+        return command(*args, **kwargs)
+
+    app.command(old_name, hidden=True, help=f"Deprecated spelling of `{new_name}`.")(alias)
+
+
+def pick(value: Any, legacy: Any, name: str, legacy_name: str, required: bool = False) -> Any:
+    """The value of option ``name``, or of its deprecated spelling ``legacy_name`` (with a warning on stderr)."""
+    if legacy is not None:
+        if value is not None:
+            raise typer.BadParameter(f"give {name} only ({legacy_name} is its deprecated spelling)")
+        typer.echo(f"warning: {legacy_name} is deprecated; use {name}", err=True)
+        return legacy
+    if value is None and required:
+        raise typer.BadParameter(f"missing option {name}")
+    return value
+
+
+def print_keys(cls: type, title: str | None = None) -> None:
+    """The ``keys`` verb: every config key of ``cls`` (nested keys dotted) with type, default and meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from skywork.utils.config import describe
+
+    table = Table(title=title or f"{cls.__name__} keys")
+    for column in ("key", "type", "default", "meaning"):
+        table.add_column(column)
+    for row in describe(cls):
+        table.add_row(*row)
+    Console().print(table)
