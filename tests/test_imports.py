@@ -19,11 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Calls that import the module named by their first argument.
 DYNAMIC_IMPORTS = {"import_module", "optional_import", "require"}
 # Circles another slice of the restructure is breaking; the lead removes the entry (and its xfail) after merging.
-PENDING = {
-    frozenset({"skywork.recipe.report", "skywork.recipe.stages"}): (
-        "recipe/report.py <-> recipe/stages.py: being broken by the recipe slice of issue 12"
-    ),
-}
+PENDING: dict[frozenset, str] = {}  # circles known and being broken: {frozenset of modules: why}
 
 
 def _module_files() -> dict[str, Path]:

@@ -117,6 +117,15 @@ def _suite_table(title: str, summary: dict) -> Table:
     return table
 
 
+@app.command("keys")
+def keys_command() -> None:
+    """Every key of a suite YAML (``skywork eval run``) with its type, default and meaning."""
+    from skywork.eval.suite import SuiteConfig
+    from skywork.utils.cli_options import print_keys
+
+    print_keys(SuiteConfig, title="evaluation suite YAML keys")
+
+
 @app.command()
 def loss(
     model: Path = model_argument("Model directory."),
