@@ -25,7 +25,6 @@ from skywork.utils.cli_options import (
     pick,
     tokenizer_option,
 )
-from skywork.utils.device import resolve_device
 
 app = typer.Typer(
     help="Evaluate models the official Skywork way: domain loss / perplexity (Table 6), C-Eval, CMMLU, MMLU "
