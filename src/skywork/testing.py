@@ -137,7 +137,8 @@ def write_official_checkpoint(
 
 def _demo(out_dir: str) -> None:
     """A short generation demo (stands in for ``make demo`` until the recipe runner lands)."""
-    from skywork.inference.generation import SamplingConfig, generate_text
+    from skywork.inference import SamplingParams
+    from skywork.inference.generation import generate_text
     from skywork.tokenizer import load
 
     out = Path(out_dir)
@@ -147,7 +148,7 @@ def _demo(out_dir: str) -> None:
     model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     print(f"tiny untrained model + tokenizer written to {out / 'model'}; streaming 40 tokens:")
-    for piece in generate_text(model, tokenizer, "def main():", SamplingConfig(max_new_tokens=40, seed=0)):
+    for piece in generate_text(model, tokenizer, "def main():", SamplingParams.official_demo(max_new_tokens=40, seed=0)):
         print(piece, end="", flush=True)
     print()
 
