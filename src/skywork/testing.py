@@ -148,7 +148,9 @@ def _demo(out_dir: str) -> None:
     model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     print(f"tiny untrained model + tokenizer written to {out / 'model'}; streaming 40 tokens:")
-    for piece in generate_text(model, tokenizer, "def main():", SamplingParams.official_demo(max_new_tokens=40, seed=0)):
+    for piece in generate_text(
+        model, tokenizer, "def main():", SamplingParams.official_demo(max_new_tokens=40, seed=0)
+    ):
         print(piece, end="", flush=True)
     print()
 

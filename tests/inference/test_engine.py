@@ -78,7 +78,10 @@ def test_stop_token_ids_per_row(model, tiny_tokenizer):
     ref = [hf_generate(model, [x], do_sample=False, max_new_tokens=12, eos_token_id=stop_id)[0] for x in ids]
     for drop in (True, False):
         engine = GenerationEngine(model, tiny_tokenizer, batch_size=8, drop_finished_rows=drop)
-        out = [c[0] for c in engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, stop_token_ids=(stop_id,)))]
+        out = [
+            c[0]
+            for c in engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, stop_token_ids=(stop_id,)))
+        ]
         assert [c.token_ids for c in out] == [r[: r.index(stop_id) + 1] if stop_id in r else r for r in ref]
         first = out[0]
         assert first.finish_reason == "stop" and first.stop == stop_id and len(first.token_ids) <= 4
@@ -109,7 +112,10 @@ def test_shared_prefix_gives_the_same_tokens(model, tiny_tokenizer):
     engine = GenerationEngine(model, tiny_tokenizer, batch_size=8)
     params = SamplingParams(max_new_tokens=10, stop_token_ids=())
     shared = engine.generate(prompts, params, shared_prefix=prefix)
-    plain = [hf_generate(model, [x], do_sample=False, max_new_tokens=10, **NO_EOS)[0] for x in ids_of(tiny_tokenizer, prompts)]
+    plain = [
+        hf_generate(model, [x], do_sample=False, max_new_tokens=10, **NO_EOS)[0]
+        for x in ids_of(tiny_tokenizer, prompts)
+    ]
     assert [c[0].token_ids for c in shared] == plain
 
 
@@ -125,7 +131,9 @@ def test_repetition_penalty_equals_transformers(model, tiny_tokenizer):
 def test_top_k_one_sampling_equals_greedy(model, tiny_tokenizer):
     engine = GenerationEngine(model, tiny_tokenizer, batch_size=8)
     greedy = engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, stop_token_ids=()))
-    sampled = engine.generate(PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, top_k=1, seed=3, stop_token_ids=()))
+    sampled = engine.generate(
+        PROMPTS, SamplingParams(max_new_tokens=12, temperature=0.9, top_k=1, seed=3, stop_token_ids=())
+    )
     assert [c[0].token_ids for c in sampled] == [c[0].token_ids for c in greedy]
 
 
@@ -142,7 +150,8 @@ def test_seeded_sampling_equals_transformers_after_manual_seed(model, tiny_token
 def test_n_samples_reproducible_for_a_seed(model, tiny_tokenizer):
     params = SamplingParams(max_new_tokens=12, temperature=1.5, n=3, seed=42, stop_token_ids=())
     runs = [
-        GenerationEngine(model, tiny_tokenizer, batch_size=b).generate(PROMPTS[:3], params) for b in (8, 8, 3, 1)
+        GenerationEngine(model, tiny_tokenizer, batch_size=b).generate(PROMPTS[:3], params)
+        for b in (8, 8, 3, 1)
     ]
     as_ids = [[[c.token_ids for c in per_prompt] for per_prompt in run] for run in runs]
     assert all(a == as_ids[0] for a in as_ids)  # same seed: same samples, whatever the batch size
@@ -175,7 +184,13 @@ def test_stream_concatenation_equals_generated_text(model, tiny_tokenizer, param
 
 def test_official_demo_preset():
     p = SamplingParams.official_demo()
-    assert (p.temperature, p.top_p, p.top_k, p.repetition_penalty, p.max_new_tokens) == (0.95, 0.8, 5, 1.1, 1000)
+    assert (p.temperature, p.top_p, p.top_k, p.repetition_penalty, p.max_new_tokens) == (
+        0.95,
+        0.8,
+        5,
+        1.1,
+        1000,
+    )
     assert SamplingParams().greedy and not p.greedy
     with pytest.raises(ValueError):
         SamplingParams(top_p=0)

@@ -2,7 +2,7 @@
 
 GSM8K, chat, the CLI and every later generator (self-compare sampling, needle tests, chat evaluation) call this::
 
-    engine = GenerationEngine(model, tokenizer, batch_size=8)          # device: the model's unless given
+    engine = GenerationEngine(model, tokenizer, batch_size=8)          # device: the model's (None/"auto")
     params = SamplingParams(max_new_tokens=256, stop=("\\n\\n",))       # greedy; SamplingParams.official_demo()
     results = engine.generate(prompts, params, shared_prefix=fewshot)   # list (per prompt) of n Completions
     for delta in engine.stream(prompt, params): print(delta, end="")    # text deltas of one completion
@@ -63,12 +63,19 @@ class _Batch:
     """Prompts of one shared-prefix length, ``n`` rows each, decoded one step per iteration of :meth:`run`."""
 
     def __init__(
-        self, engine: GenerationEngine, params: SamplingParams, prompts: list[list[int]], indices: list[int], first: int
+        self,
+        engine: GenerationEngine,
+        params: SamplingParams,
+        prompts: list[list[int]],
+        indices: list[int],
+        first: int,
     ):
         self.engine, self.params = engine, params
         n = params.n
         eos = engine.tokenizer.eos_token_id
-        stop_ids = params.stop_token_ids if params.stop_token_ids is not None else ([eos] if eos is not None else [])
+        stop_ids = (
+            params.stop_token_ids if params.stop_token_ids is not None else ([eos] if eos is not None else [])
+        )
         self.stop_ids = frozenset(stop_ids)
         # A stop string is searched in the decoded tail only (it would have been found earlier otherwise): a
         # byte-fallback token can be a quarter of a character, so 4 tokens per character (+4) always cover it.
@@ -105,7 +112,9 @@ class _Batch:
         mask, next_pos = mask.to(device), (positions[:, -1] + 1).to(device)
         if self.params.n > 1:  # prefilled once, sampled n times
             past.batch_repeat_interleave(self.params.n)
-            logits, mask, next_pos = (t.repeat_interleave(self.params.n, dim=0) for t in (logits, mask, next_pos))
+            logits, mask, next_pos = (
+                t.repeat_interleave(self.params.n, dim=0) for t in (logits, mask, next_pos)
+            )
         return past, logits, mask, next_pos
 
     def _seen_tokens(self, vocab: int) -> torch.Tensor | None:
@@ -193,7 +202,7 @@ class GenerationEngine:
         device: str | torch.device | None = None,
         drop_finished_rows: bool = True,
     ):
-        self.model = model.to(device) if device is not None else model
+        self.model = model.to(device) if device not in (None, "auto") else model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = next(self.model.parameters()).device

@@ -24,7 +24,11 @@ def chat_stop_ids(tokenizer) -> tuple[int, ...]:
 
 
 def _with_chat_stops(tokenizer, params: SamplingParams) -> SamplingParams:
-    return params if params.stop_token_ids is not None else params.replace(stop_token_ids=chat_stop_ids(tokenizer))
+    return (
+        params
+        if params.stop_token_ids is not None
+        else params.replace(stop_token_ids=chat_stop_ids(tokenizer))
+    )
 
 
 def generate_text(model, tokenizer, prompt: str, sampling: SamplingParams) -> Iterator[str]:

@@ -61,7 +61,9 @@ class SamplingParams:
         )
 
 
-def row_generators(params: SamplingParams, rows: list[int], device: torch.device) -> list[torch.Generator] | None:
+def row_generators(
+    params: SamplingParams, rows: list[int], device: torch.device
+) -> list[torch.Generator] | None:
     """One generator per row (``rows`` are the flat indices ``i * n + j``); None means the global torch RNG."""
     if params.greedy or params.seed is None:
         return None
