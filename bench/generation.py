@@ -53,7 +53,8 @@ SYNTHETIC_QUESTIONS = [
 ]
 
 
-# --- PEER: the old GSM8K loop, verbatim from `git show main:src/skywork/eval/gsm8k.py` (before the engine) ------
+# --- PEER: the old GSM8K loop from `git show main:src/skywork/eval/gsm8k.py` (before the engine), body unchanged
+# (its docstring and comments left out). ------------------------------------------------------------------------
 @torch.no_grad()
 def old_gsm8k_greedy_generate(
     model,
