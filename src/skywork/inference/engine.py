@@ -25,7 +25,7 @@ token counts. Greedy output is token-identical to ``model.generate(do_sample=Fal
 
 Speed (``python bench/generation.py``: skywork-small widths, 2 layers, random fp32 weights, 1 CPU thread, CPU
 time, 8 GSM8K 1-shot prompts of ~320 tokens, 24 new tokens; two runs on a loaded 2-core machine): against the
-old hand-written GSM8K loop 1.03-1.03x at batch 1 and 0.99-1.12x at batch 8 (the same forward calls, so parity
+old hand-written GSM8K loop 1.03x at batch 1 and 0.99-1.12x at batch 8 (the same forward calls, so parity
 within noise; identical text); against ``model.generate`` 1.02-1.08x at batch 1 and 0.95-1.02x at batch 8
 (token-identical). Dropping finished rows only pays where rows stop early (a trained model at ``\n\n``).
 """
