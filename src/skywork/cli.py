@@ -119,12 +119,12 @@ def _sampling(
     repetition_penalty: float,
     seed: int | None,
 ):
-    from skywork.inference.generation import SamplingConfig
+    """The engine's settings; ``--greedy`` keeps the repetition penalty, as transformers' greedy search does."""
+    from skywork.inference import SamplingParams
 
-    return SamplingConfig(
+    return SamplingParams(
         max_new_tokens=max_new_tokens,
-        greedy=greedy,
-        temperature=temperature,
+        temperature=0.0 if greedy else temperature,
         top_p=top_p,
         top_k=top_k,
         repetition_penalty=repetition_penalty,

@@ -2,7 +2,8 @@ import torch
 from typer.testing import CliRunner
 
 from skywork.cli import app
-from skywork.inference.generation import ChatSession, SamplingConfig, generate_text
+from skywork.inference import SamplingParams
+from skywork.inference.generation import ChatSession, generate_text
 from skywork.testing import build_tiny_model
 
 
@@ -25,10 +26,10 @@ def test_greedy_generation_with_and_without_kv_cache_agree(tiny_tokenizer):
 
 def test_streaming_and_chat_session(tiny_tokenizer):
     model = build_tiny_model(vocab_size=len(tiny_tokenizer))
-    sampling = SamplingConfig(max_new_tokens=12, greedy=True)
+    sampling = SamplingParams.official_demo(max_new_tokens=12, temperature=0.0)
     pieces = list(generate_text(model, tiny_tokenizer, "import os", sampling))
     assert pieces and "".join(pieces)
-    session = ChatSession(model, tiny_tokenizer, SamplingConfig(max_new_tokens=8, seed=0))
+    session = ChatSession(model, tiny_tokenizer, SamplingParams.official_demo(max_new_tokens=8, seed=0))
     reply = "".join(session.send("你好"))
     assert session.messages[-1] == {"role": "assistant", "content": reply.strip()}
     session.reset()

@@ -3,7 +3,7 @@
 Like lm-evaluation-harness's ``LM`` class: benchmarks build :mod:`skywork.eval.requests` (multiple-choice
 log-likelihoods, rolling losses, generations) and this class answers them in batches with the fast paths of
 :mod:`skywork.eval.scoring` (shared-prefix KV cache, length-sorted batches, LM head only where scored) and
-:func:`skywork.eval.gsm8k.greedy_generate`. Requests that share a prefix and settings run together, in the order
+the generation engine (:mod:`skywork.inference`). Requests that share a prefix and settings run together, in the order
 given, so one benchmark's requests are computed exactly as one direct call would compute them.
 """
 
@@ -107,23 +107,32 @@ class ModelAdapter:
         return sequence_losses(self.model, sequences, batch_size=self.batch_size, on_batch=on_batch)
 
     def generate_until(self, requests: list[GenerateUntil]) -> list[str]:
-        """Greedy completions (raw text, not yet cut at the stop strings), in request order."""
-        from skywork.eval.gsm8k import greedy_generate
+        """Greedy completions (raw text, not yet cut at the stop strings), in request order.
 
+        Requests that share a prefix and settings run together through the generation engine, which computes the
+        shared prefix's KV cache once. A row stops at EOS or once its decoded tail holds a stop string; finished
+        rows stay in the batch so the batch shapes, hence the rounding, are those the GSM8K figures were made with.
+        """
+        from skywork.inference import GenerationEngine, SamplingParams
+
+        eos = self.tokenizer.eos_token_id
+        engine = GenerationEngine(
+            self.model, self.tokenizer, batch_size=self.batch_size, drop_finished_rows=False
+        )
         outputs: list[str] = [""] * len(requests)
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((r.shared_prefix, r.stop, r.max_new_tokens), []).append(i)
         for (shared_prefix, stop, max_new_tokens), members in groups.items():
-            texts = greedy_generate(
-                self.model,
-                self.tokenizer,
-                [requests[i].prompt for i in members],
-                shared_prefix=shared_prefix,
+            params = SamplingParams(
                 max_new_tokens=max_new_tokens,
-                batch_size=self.batch_size,
-                stop_strings=stop,
+                stop=tuple(stop),
+                stop_token_ids=(eos,) if eos is not None else (),
+                skip_special_tokens=False,
             )
-            for i, text in zip(members, texts, strict=True):
-                outputs[i] = text
+            results = engine.generate(
+                [requests[i].prompt for i in members], params, shared_prefix=shared_prefix
+            )
+            for i, completions in zip(members, results, strict=True):
+                outputs[i] = self.tokenizer.decode(completions[0].token_ids)
         return outputs

@@ -24,10 +24,7 @@ import re
 import time
 from pathlib import Path
 
-import torch
-
 from skywork.eval.adapter import ModelAdapter
-from skywork.eval.prefix import PrefixCache, prefix_batches
 from skywork.eval.requests import GenerateUntil
 from skywork.utils.io import InputError, read_jsonl_lines, write_jsonl
 from skywork.utils.paths import shared_data_dir
@@ -117,7 +114,6 @@ def is_correct(completion: str, answer: str) -> bool:
     return pred is not None and gold is not None and pred == gold
 
 
-@torch.no_grad()
 def greedy_generate(
     model,
     tokenizer,
@@ -132,67 +128,10 @@ def greedy_generate(
     A row stops at EOS or once its decoded text contains a stop string; the text is then returned as decoded so
     far (the caller cuts it). Every prompt is tokenised whole with the default special tokens (BOS).
     """
-    device = next(model.parameters()).device
-    eos = tokenizer.eos_token_id
-    prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
-    cache = PrefixCache(model, tokenizer(shared_prefix)["input_ids"]) if shared_prefix else None
-    shared = [cache.shared_length(ids) if cache else 0 for ids in prompt_ids]
-    outputs = [""] * len(prompts)
-    suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
-    for first, rows in prefix_batches(shared, suffix_lengths, batch_size):
-        suffixes = [prompt_ids[i][first:] for i in rows]
-        width = max(len(s) for s in suffixes)
-        n = len(rows)
-        ids = torch.full((n, width), eos if eos is not None else 0, dtype=torch.long)
-        mask = torch.zeros((n, first + width), dtype=torch.long)
-        mask[:, :first] = 1
-        positions = torch.full((n, width), first, dtype=torch.long)
-        for r, s in enumerate(suffixes):  # left-pad the question part, right after the shared prefix
-            ids[r, width - len(s) :] = torch.tensor(s)
-            mask[r, first + width - len(s) :] = 1
-            positions[r, width - len(s) :] = torch.arange(first, first + len(s))
-        next_pos = positions[:, -1] + 1
-        past = cache.expanded(n, first) if cache else None
-        out = model(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=positions.to(device),
-            past_key_values=past,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        past = out.past_key_values
-        generated: list[list[int]] = [[] for _ in rows]
-        done = [False] * n
-        # A stop string is searched in the decoded tail only (it would have been found earlier otherwise): a
-        # byte-fallback token can be a quarter of a character, so 4 tokens per character (+4) always cover it.
-        window = 4 * max((len(s) for s in stop_strings), default=0) + 4
-        token = out.logits[:, -1].argmax(dim=-1)
-        for _ in range(max_new_tokens):
-            for r in range(n):
-                if done[r]:
-                    continue
-                tid = int(token[r])
-                generated[r].append(tid)
-                tail = tokenizer.decode(generated[r][-window:]) if stop_strings else ""
-                if tid == eos or any(s in tail for s in stop_strings):
-                    done[r] = True
-            if all(done):
-                break
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long)], dim=1)
-            out = model(
-                input_ids=token.unsqueeze(1),
-                attention_mask=mask.to(device),
-                position_ids=next_pos.unsqueeze(1).to(device),
-                past_key_values=past,
-                use_cache=True,
-            )
-            past = out.past_key_values
-            next_pos = next_pos + 1
-            token = out.logits[:, -1].argmax(dim=-1)
-        for r, i in enumerate(rows):
-            outputs[i] = tokenizer.decode(generated[r])
-    return outputs
+    adapter = ModelAdapter(model, tokenizer, batch_size=batch_size)
+    return adapter.generate_until(
+        [GenerateUntil(p, tuple(stop_strings), max_new_tokens, shared_prefix) for p in prompts]
+    )
 
 
 def read_gsm8k(path: str | Path, limit: int | None = None) -> list[dict]:

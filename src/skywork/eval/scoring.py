@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from skywork.eval.prefix import PrefixCache, prefix_batches
+from skywork.inference.prefix import PrefixCache, prefix_batches
 
 
 @dataclass

@@ -1,93 +1,40 @@
-"""Streaming generation and a chat session in the official Skywork format.
+"""Plain continuation and a chat session in the official Skywork format, streamed through the engine.
 
-Decoding itself is transformers' ``generate`` (KV cache, logits processors); we add the official demo defaults
-and token streaming through ``TextIteratorStreamer`` so the CLI prints text as it is produced.
+Both stop at EOS or at the chat marker ``[SEP]`` (when the tokenizer has it), as the official demo does; the stop
+token itself is not part of the text. Sampling settings are :class:`SamplingParams` (the CLI starts from
+``SamplingParams.official_demo()``).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import torch
-from transformers import TextIteratorStreamer
-
+from skywork.inference.engine import GenerationEngine
+from skywork.inference.sampling import SamplingParams
 from skywork.tokenizer.chat import SEP, encode_chat
 
 
-@dataclass
-class SamplingConfig:
-    """Decoding settings; defaults are the official Skywork demo's (cli_demo.py)."""
-
-    max_new_tokens: int = 256
-    greedy: bool = False
-    temperature: float = 0.95
-    top_p: float = 0.8
-    top_k: int = 5
-    repetition_penalty: float = 1.1
-    seed: int | None = None
-
-    def generate_kwargs(self) -> dict:
-        if self.greedy:
-            return dict(
-                do_sample=False,
-                max_new_tokens=self.max_new_tokens,
-                repetition_penalty=self.repetition_penalty,
-            )
-        return dict(
-            do_sample=True,
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            repetition_penalty=self.repetition_penalty,
-        )
-
-
-def _stop_ids(tokenizer) -> list[int]:
+def chat_stop_ids(tokenizer) -> tuple[int, ...]:
+    """EOS, and ``[SEP]`` when the vocabulary has it."""
     ids = [tokenizer.eos_token_id]
-    sep = tokenizer.convert_tokens_to_ids(SEP) if SEP in tokenizer.get_vocab() else None
-    if sep is not None:
-        ids.append(sep)
-    return ids
+    if SEP in tokenizer.get_vocab():
+        ids.append(tokenizer.convert_tokens_to_ids(SEP))
+    return tuple(i for i in ids if i is not None)
 
 
-def stream_ids(model, tokenizer, input_ids: list[int], sampling: SamplingConfig) -> Iterator[str]:
-    """Yield decoded text pieces as the model produces them (generation runs in a worker thread)."""
-    if sampling.seed is not None:
-        torch.manual_seed(sampling.seed)
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    inputs = torch.tensor([input_ids], device=model.device)
-    kwargs = dict(
-        input_ids=inputs,
-        attention_mask=torch.ones_like(inputs),
-        streamer=streamer,
-        eos_token_id=_stop_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id or 0,
-        **sampling.generate_kwargs(),
+def _with_chat_stops(tokenizer, params: SamplingParams) -> SamplingParams:
+    return (
+        params
+        if params.stop_token_ids is not None
+        else params.replace(stop_token_ids=chat_stop_ids(tokenizer))
     )
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with torch.inference_mode():
-                model.generate(**kwargs)
-        except BaseException as err:  # surfaced in the caller's thread below
-            errors.append(err)
-            streamer.end()
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    yield from streamer
-    worker.join()
-    if errors:
-        raise errors[0]
 
 
-def generate_text(model, tokenizer, prompt: str, sampling: SamplingConfig) -> Iterator[str]:
-    """Plain continuation of ``prompt`` (BOS added as in pretraining)."""
-    return stream_ids(model, tokenizer, tokenizer.encode(prompt), sampling)
+def generate_text(model, tokenizer, prompt: str, sampling: SamplingParams) -> Iterator[str]:
+    """Stream the continuation of ``prompt`` (BOS added as in pretraining)."""
+    engine = GenerationEngine(model, tokenizer, batch_size=1)
+    return engine.stream(prompt, _with_chat_stops(tokenizer, sampling))
 
 
 @dataclass
@@ -96,9 +43,12 @@ class ChatSession:
 
     model: object
     tokenizer: object
-    sampling: SamplingConfig
+    sampling: SamplingParams
     system: str | None = None
     messages: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine = GenerationEngine(self.model, self.tokenizer, batch_size=1)
 
     def reset(self) -> None:
         self.messages.clear()
@@ -108,7 +58,7 @@ class ChatSession:
         history = history + [{"role": "user", "content": user_text}]
         ids = encode_chat(self.tokenizer, history)
         reply: list[str] = []
-        for piece in stream_ids(self.model, self.tokenizer, ids, self.sampling):
+        for piece in self.engine.stream(ids, _with_chat_stops(self.tokenizer, self.sampling)):
             reply.append(piece)
             yield piece
         self.messages += [

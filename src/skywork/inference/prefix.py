@@ -34,9 +34,9 @@ class PrefixCache:
             out = model.get_decoder()(
                 input_ids=torch.tensor([self.ids], device=device),
                 use_cache=True,
-                past_key_values=DynamicCache(),
+                cache=DynamicCache(),
             )
-        cache = out.past_key_values
+        cache = out.cache
         self.kv = [(layer.keys, layer.values) for layer in cache.layers]
 
     def shared_length(self, ids: list[int]) -> int:

@@ -1,0 +1,276 @@
+"""The one generation engine: batched prompts, a KV cache, greedy or seeded sampling, stops, ``n``, streaming.
+
+GSM8K, chat, the CLI and every later generator (self-compare sampling, needle tests, chat evaluation) call this::
+
+    engine = GenerationEngine(model, tokenizer, batch_size=8)          # device: the model's (None/"auto")
+    params = SamplingParams(max_new_tokens=256, stop=("\\n\\n",))       # greedy; SamplingParams.official_demo()
+    results = engine.generate(prompts, params, shared_prefix=fewshot)   # list (per prompt) of n Completions
+    for delta in engine.stream(prompt, params): print(delta, end="")    # text deltas of one completion
+
+``prompts`` are strings (tokenised whole with the tokenizer's default special tokens, i.e. BOS first) or lists of
+token ids. ``shared_prefix`` (text or ids) is run through the model once and its KV cache is reused by every
+prompt that starts with it (``skywork.inference.prefix``): GSM8K's 8-shot prefix is most of every prompt.
+
+How a batch runs: prompts are grouped by cached-prefix length and sorted by length; the part after the shared
+prefix is left-padded, with an attention mask and explicit position ids, and prefilled in one forward pass
+(``logits_to_keep=1``). With ``n > 1`` the prompt is prefilled once and its cache repeated ``n`` times. Then one
+token per row per step, the model's forward called directly on a transformers ``DynamicCache``. A row finishes
+at a stop token id (EOS by default) or once its decoded tail holds a stop string; ``drop_finished_rows`` removes
+finished rows from the batch (their cache rows too) so they stop costing compute. Leave it off where results must
+be bit-identical to an earlier run that kept them (GSM8K): a smaller batch may round differently.
+
+A :class:`Completion` holds ``token_ids`` as generated (a final stop id included), ``text`` (decoded without the
+stop id, cut before a stop string), ``finish_reason`` ``"stop"`` or ``"length"``, the matched ``stop`` and the
+token counts. Greedy output is token-identical to ``model.generate(do_sample=False)`` (tests/inference).
+
+Speed (``python bench/generation.py``: skywork-small widths, 2 layers, random fp32 weights, 1 CPU thread, CPU
+time, 8 GSM8K 1-shot prompts of ~320 tokens, 24 new tokens; two runs on a loaded 2-core machine): against the
+old hand-written GSM8K loop 1.03x at batch 1 and 0.99-1.12x at batch 8 (the same forward calls, so parity
+within noise; identical text); against ``model.generate`` 1.02-1.08x at batch 1 and 0.95-1.02x at batch 8
+(token-identical). Dropping finished rows only pays where rows stop early (a trained model at ``\n\n``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from skywork.inference.prefix import PrefixCache, prefix_batches
+from skywork.inference.sampling import SamplingParams, choose_tokens, row_generators
+
+Prompt = str | Sequence[int]
+
+
+@dataclass
+class Completion:
+    text: str
+    token_ids: list[int]
+    finish_reason: str  # "stop" | "length"
+    prompt_tokens: int
+    stop: str | int | None = None  # the stop string or stop token id that ended it
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the earliest occurrence of any stop string."""
+    cuts = [text.find(s) for s in stops if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
+
+class _Batch:
+    """Prompts of one shared-prefix length, ``n`` rows each, decoded one step per iteration of :meth:`run`."""
+
+    def __init__(
+        self,
+        engine: GenerationEngine,
+        params: SamplingParams,
+        prompts: list[list[int]],
+        indices: list[int],
+        first: int,
+    ):
+        self.engine, self.params = engine, params
+        n = params.n
+        eos = engine.tokenizer.eos_token_id
+        stop_ids = (
+            params.stop_token_ids if params.stop_token_ids is not None else ([eos] if eos is not None else [])
+        )
+        self.stop_ids = frozenset(stop_ids)
+        # A stop string is searched in the decoded tail only (it would have been found earlier otherwise): a
+        # byte-fallback token can be a quarter of a character, so 4 tokens per character (+4) always cover it.
+        self.stop_window = 4 * max((len(s) for s in params.stop), default=0) + 4
+        self.prompts = prompts
+        self.first = first
+        self.flat_rows = [i * n + j for i in indices for j in range(n)]
+        self.prompt_of_row = [k for k in range(len(prompts)) for _ in range(n)]
+        self.tokens: list[list[int]] = [[] for _ in self.flat_rows]
+        self.finish: list[tuple[str, str | int | None] | None] = [None] * len(self.flat_rows)
+
+    def _prefill(self, prefix: PrefixCache | None):
+        model, device, first = self.engine.model, self.engine.device, self.first
+        suffixes = [ids[first:] for ids in self.prompts]
+        width, k = max(len(s) for s in suffixes), len(suffixes)
+        ids = torch.full((k, width), self.engine.pad_id, dtype=torch.long)
+        mask = torch.zeros((k, first + width), dtype=torch.long)
+        mask[:, :first] = 1
+        positions = torch.full((k, width), first, dtype=torch.long)
+        for r, s in enumerate(suffixes):  # left-pad the part after the shared prefix
+            ids[r, width - len(s) :] = torch.tensor(s)
+            mask[r, first + width - len(s) :] = 1
+            positions[r, width - len(s) :] = torch.arange(first, first + len(s))
+        past = (prefix.expanded(k, first) if prefix else None) or DynamicCache(config=model.config)
+        out = model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            cache=past,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        logits = out.logits[:, -1]
+        mask, next_pos = mask.to(device), (positions[:, -1] + 1).to(device)
+        if self.params.n > 1:  # prefilled once, sampled n times
+            past.batch_repeat_interleave(self.params.n)
+            logits, mask, next_pos = (
+                t.repeat_interleave(self.params.n, dim=0) for t in (logits, mask, next_pos)
+            )
+        return past, logits, mask, next_pos
+
+    def _seen_tokens(self, vocab: int) -> torch.Tensor | None:
+        if self.params.repetition_penalty == 1.0:
+            return None
+        seen = torch.zeros((len(self.flat_rows), vocab), dtype=torch.bool, device=self.engine.device)
+        for r, k in enumerate(self.prompt_of_row):
+            seen[r, torch.tensor(self.prompts[k], device=self.engine.device)] = True
+        return seen
+
+    def _check_stop(self, r: int, token: int) -> None:
+        params = self.params
+        if token in self.stop_ids:
+            self.finish[r] = ("stop", token)
+        elif params.stop:
+            tail = self.decode(self.tokens[r][-self.stop_window :])
+            hit = next((s for s in params.stop if s in tail), None)
+            if hit is not None:
+                self.finish[r] = ("stop", hit)
+        if self.finish[r] is None and len(self.tokens[r]) >= params.max_new_tokens:
+            self.finish[r] = ("length", None)
+
+    @torch.no_grad()
+    def run(self, prefix: PrefixCache | None) -> Iterator[None]:
+        """Decode until every row has finished; yields after each step's tokens are recorded."""
+        params, model = self.params, self.engine.model
+        past, logits, mask, next_pos = self._prefill(prefix)
+        seen = self._seen_tokens(logits.shape[-1])
+        generators = row_generators(params, self.flat_rows, self.engine.device)
+        active = list(range(len(self.flat_rows)))  # the rows in the model's batch, in batch order
+        token = choose_tokens(logits, params, seen, generators)
+        while True:
+            for r, tid in zip(active, token.tolist(), strict=True):
+                if self.finish[r] is None:
+                    self.tokens[r].append(tid)
+                    self._check_stop(r, tid)
+            yield
+            alive = [p for p, r in enumerate(active) if self.finish[r] is None]
+            if not alive:
+                return
+            if self.engine.drop_finished_rows and len(alive) < len(active):
+                keep = torch.tensor(alive, device=self.engine.device)
+                past.batch_select_indices(keep)
+                mask, next_pos, token = mask[keep], next_pos[keep], token[keep]
+                seen = seen[keep] if seen is not None else None
+                generators = [generators[p] for p in alive] if generators else None
+                active = [active[p] for p in alive]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            out = model(
+                input_ids=token.unsqueeze(1),
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1),
+                cache=past,
+                use_cache=True,
+            )
+            next_pos = next_pos + 1
+            if seen is not None:
+                seen.scatter_(1, token.unsqueeze(1), True)
+            token = choose_tokens(out.logits[:, -1], params, seen, generators)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.engine.tokenizer.decode(ids, skip_special_tokens=self.params.skip_special_tokens)
+
+    def text(self, r: int) -> str:
+        reason = self.finish[r]
+        stop = reason[1] if reason else None
+        ids = self.tokens[r][:-1] if isinstance(stop, int) else self.tokens[r]
+        text = self.decode(ids)
+        return cut_at_stop(text, [stop]) if isinstance(stop, str) else text
+
+    def completion(self, r: int) -> Completion:
+        reason, stop = self.finish[r] or ("length", None)
+        prompt_tokens = len(self.prompts[self.prompt_of_row[r]])
+        return Completion(self.text(r), list(self.tokens[r]), reason, prompt_tokens, stop)
+
+
+class GenerationEngine:
+    """Generation for one model and tokenizer; see the module docstring for the interface."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 8,
+        device: str | torch.device | None = None,
+        drop_finished_rows: bool = True,
+    ):
+        self.model = model.to(device) if device not in (None, "auto") else model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = next(self.model.parameters()).device
+        self.drop_finished_rows = drop_finished_rows
+        eos = tokenizer.eos_token_id
+        self.pad_id = eos if eos is not None else 0
+        self._prefix: PrefixCache | None = None
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        ids = self.tokenizer(prompt)["input_ids"] if isinstance(prompt, str) else [int(t) for t in prompt]
+        if not ids:
+            raise ValueError("empty prompt: nothing to condition on")
+        return ids
+
+    def _prefix_cache(self, shared_prefix: Prompt | None) -> PrefixCache | None:
+        if not shared_prefix:
+            return None
+        ids = self.encode(shared_prefix)
+        if self._prefix is None or self._prefix.ids != ids:  # reused across calls with the same prefix
+            self._prefix = PrefixCache(self.model, ids)
+        return self._prefix
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams | None = None,
+        shared_prefix: Prompt | None = None,
+    ) -> list[list[Completion]]:
+        """``params.n`` completions for every prompt, in prompt order."""
+        params = params or SamplingParams()
+        n = params.n
+        prompt_ids = [self.encode(p) for p in prompts]
+        prefix = self._prefix_cache(shared_prefix)
+        shared = [prefix.shared_length(ids) if prefix else 0 for ids in prompt_ids]
+        suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
+        results: list[list[Completion]] = [[] for _ in prompt_ids]
+        for first, indices in prefix_batches(shared, suffix_lengths, max(1, self.batch_size // n)):
+            batch = _Batch(self, params, [prompt_ids[i] for i in indices], indices, first)
+            for _ in batch.run(prefix):
+                pass
+            for k, i in enumerate(indices):
+                results[i] = [batch.completion(k * n + j) for j in range(n)]
+        return results
+
+    def stream(self, prompt: Prompt, params: SamplingParams | None = None) -> Iterator[str]:
+        """Text deltas of one completion; joined they equal ``generate([prompt], params)[0][0].text``.
+
+        A delta is held back while the text ends in an incomplete UTF-8 character (a byte-fallback piece) or
+        could still be the start of a stop string.
+        """
+        params = params or SamplingParams()
+        if params.n != 1:
+            raise ValueError("stream() produces one completion; use generate() for n > 1")
+        batch = _Batch(self, params, [self.encode(prompt)], [0], 0)
+        hold = max((len(s) for s in params.stop), default=1) - 1
+        emitted = ""
+        for _ in batch.run(None):
+            if batch.finish[0] is not None:
+                break
+            text = batch.decode(batch.tokens[0])
+            ready = len(text) - hold
+            if not text.endswith("\ufffd") and ready > len(emitted) and text.startswith(emitted):
+                yield text[len(emitted) : ready]
+                emitted = text[:ready]
+        final = batch.text(0)
+        if len(final) > len(emitted):
+            yield final[len(emitted) :]
