@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from skywork.testing import build_tiny_model
-from skywork.train.data import pack_rows
-from skywork.train.pretrain import model_inputs
+from skywork.train.packing import to_batch
 
 
 def _per_token_loss(model, batch):
-    logits = model(**model_inputs(batch, torch.device("cpu")), use_cache=False).logits[0, :-1]
+    logits = model(**batch.model_inputs(torch.device("cpu")), use_cache=False).logits[0, :-1]
     targets = batch.labels[0, 1:]
     return torch.nn.functional.cross_entropy(logits, targets.clamp(min=0), reduction="none"), targets != -100
 
@@ -25,9 +24,9 @@ def test_packed_pair_matches_documents_run_separately(attention):
     model.set_attn_implementation(attention)
     doc_a = np.random.default_rng(0).integers(3, 300, size=23)
     doc_b = np.random.default_rng(1).integers(3, 300, size=17)
-    packed = pack_rows([[doc_a, doc_b]], ["x"], cross_document_attention=False)
-    alone_a = pack_rows([[doc_a]], ["x"], cross_document_attention=False)
-    alone_b = pack_rows([[doc_b]], ["x"], cross_document_attention=False)
+    packed = to_batch([[doc_a, doc_b]], ["x"], cross_document_attention=False)
+    alone_a = to_batch([[doc_a]], ["x"], cross_document_attention=False)
+    alone_b = to_batch([[doc_b]], ["x"], cross_document_attention=False)
     with torch.no_grad():
         loss_packed, valid = _per_token_loss(model, packed)
         loss_a, _ = _per_token_loss(model, alone_a)
@@ -37,7 +36,7 @@ def test_packed_pair_matches_documents_run_separately(attention):
     assert not valid[22]
     assert torch.allclose(loss_packed[23:], loss_b, atol=1e-5)
     # with cross-document attention, B's tokens see A and their losses change
-    crossing = pack_rows([[doc_a, doc_b]], ["x"], cross_document_attention=True)
+    crossing = to_batch([[doc_a, doc_b]], ["x"], cross_document_attention=True)
     with torch.no_grad():
         loss_crossing, _ = _per_token_loss(model, crossing)
     assert not torch.allclose(loss_crossing[23:], loss_b, atol=1e-3)

@@ -20,7 +20,7 @@ REPORT_MFU = 0.565
 def plan(config: PretrainConfig, world_size: int = 1) -> dict:
     from skywork.model import flops_per_token, load_config, make_config
     from skywork.model.stats import count_parameters
-    from skywork.train.pretrain import lr_at
+    from skywork.train.build import lr_at
 
     notes = []
     if config.model.init_from and (Path(config.model.init_from) / "config.json").exists():
