@@ -42,6 +42,15 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     assert {p.name for p in (run / "plots").iterdir()} >= {"loss.png", "lr.png", "throughput.png"}
     assert summary["steps"] == 12 and summary["tokens"] == 12 * 2 * 64
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    # the stage contract: summary.json with the report's figures and the plots it lists
+    from skywork.utils.summary import plot_path, read_summary
+
+    written = read_summary(run, "pretrain", max_version=1)
+    assert written["steps"] == 12 and written["last_train_loss"] == train[-1]["loss"]
+    assert written["last_val_loss"] == evals[-1]["val_loss"] and written["logged_steps"] == 12
+    assert written["mean_tokens_per_s"] == pytest.approx(sum(r["tokens_per_s"] for r in train) / 12)
+    for name in ("train_loss", "val_loss", "mixture", "lr", "tokens_per_s", "loss", "throughput"):
+        assert plot_path(run, written, name).stat().st_size > 1000, name
 
 
 def test_activation_checkpointing_and_accumulation_keep_the_losses(

@@ -135,3 +135,8 @@ def test_stage_two_starts_from_stage_one_at_constant_lr(tmp_path, tiny_tokenizer
     # stage 2 continues from stage 1's weights: its first loss is near stage 1's last, far below a fresh model
     assert rows[0]["loss"] < s1["final_loss"] + 0.3
     assert s2["val_loss"]["main"] < s1["val_loss"]["main"] + 0.1
+    # stage 2's summary names the stage it continues; its chain plots cover both stages
+    from skywork.utils.summary import read_summary
+
+    assert s2["continues"] == [str((tmp_path / "s1").resolve())]
+    assert read_summary(tmp_path / "s2", "pretrain")["continues"] == s2["continues"]

@@ -148,14 +148,8 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
             # --- the step's global micro-batches (every rank draws all rows, then keeps its own)
             try:
                 micro_batches = [batches.next_batch(global_rows) for _ in range(config.grad_accum_steps)]
-            except (
-                DataExhausted
-            ) as err:  # the data ran out (repetition caps): finish cleanly with what we have
+            except DataExhausted as err:  # the data ran out: finish cleanly with what we have
                 stopped_early = f"{err} at step {state.step}"
-                log.warning("stopping early: %s", stopped_early)
-                if validation:
-                    last_val = evaluate(model, validation, config, device, loss_fn)
-                    metrics.write({"step": state.step, "tokens": state.tokens, "val_loss": last_val})
                 break
             predicted = sum(b.predicted_tokens() for b in micro_batches)
 
@@ -215,14 +209,16 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
             if state.step % config.save_every == 0 or state.step == config.max_steps:
                 save(state, model, optimizer, scheduler, batches, engine, model_config, runtime, config)
             bar.update(
-                completed=state.step,
-                loss=f"{loss_value:.4f}",
-                **{"tok/s": f"{tokens_per_s:,.0f}"},
-                mfu=f"{mfu:.1%}",
+                completed=state.step, loss=f"{loss_value:.4f}", tok_s=f"{tokens_per_s:,.0f}", mfu=f"{mfu:.1%}"
             )
 
-    if stopped_early is not None and state.step % config.save_every != 0:
-        save(state, model, optimizer, scheduler, batches, engine, model_config, runtime, config)
+    if stopped_early is not None:
+        log.warning("stopping early: %s", stopped_early)
+        if validation:
+            last_val = evaluate(model, validation, config, device, loss_fn)
+            metrics.write({"step": state.step, "tokens": state.tokens, "val_loss": last_val})
+        if state.step % config.save_every != 0:
+            save(state, model, optimizer, scheduler, batches, engine, model_config, runtime, config)
     metrics.close()
 
     # --- final/ (HF model dir + tokenizer files), plots and summary.json
