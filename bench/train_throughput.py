@@ -113,7 +113,7 @@ def our_config(args, work: Path, tok_dir: Path, stream: Path):
 
 def run_ours(config) -> list[float]:
     """Per-step tokens/s of our loop (run_pretraining itself), read back from metrics.jsonl."""
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     run_pretraining(config, resume="never")
     rows = [json.loads(line) for line in (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
@@ -124,7 +124,8 @@ def run_hf_trainer(config, work: Path) -> list[float]:
     """HF Trainer on the same model shape, weights init, packed batches and optimizer settings."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from skywork.train.pretrain import build_model, build_sampler, enable_activation_checkpointing
+    from skywork.train.build import build_model, enable_activation_checkpointing
+    from skywork.train.data import build_sampler
 
     model = build_model(config, None, torch.device(config.device))
     model.set_attn_implementation("sdpa")  # HF's default, and faster than eager attention without compile
@@ -215,7 +216,7 @@ def main() -> None:
 
     from skywork.model import flops_per_token, make_config
     from skywork.model.stats import count_parameters
-    from skywork.train.pretrain import measure_matmul_peak
+    from skywork.train.metrics import measure_matmul_peak
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

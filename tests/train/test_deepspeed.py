@@ -27,7 +27,7 @@ def test_zero2_with_two_processes_matches_one_process_and_resumes(
     tmp_path, tiny_tokenizer_dir, token_streams
 ):
     pytest.importorskip("deepspeed")
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     single = tiny_config(
         tmp_path / "single", tiny_tokenizer_dir, token_streams, max_steps=4, micro_batch_size=4

@@ -31,7 +31,7 @@ def _run(cmd, timeout=300):
 def test_two_processes_match_one_with_the_same_global_batch(
     mode, tmp_path, tiny_tokenizer_dir, token_streams
 ):
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     single = tiny_config(
         tmp_path / "single", tiny_tokenizer_dir, token_streams, max_steps=4, micro_batch_size=4

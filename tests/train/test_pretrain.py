@@ -13,7 +13,7 @@ from tests.train.conftest import tiny_config
 def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_tokenizer_dir, token_streams):
     from skywork.model import load_model
     from skywork.tokenizer import load
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     config = tiny_config(
         tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=12, plots=True, tensorboard=True
@@ -42,13 +42,22 @@ def test_run_writes_metrics_checkpoints_final_and_loss_drops(tmp_path, tiny_toke
     assert {p.name for p in (run / "plots").iterdir()} >= {"loss.png", "lr.png", "throughput.png"}
     assert summary["steps"] == 12 and summary["tokens"] == 12 * 2 * 64
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    # the stage contract: summary.json with the report's figures and the plots it lists
+    from skywork.utils.summary import plot_path, read_summary
+
+    written = read_summary(run, "pretrain", max_version=1)
+    assert written["steps"] == 12 and written["last_train_loss"] == train[-1]["loss"]
+    assert written["last_val_loss"] == evals[-1]["val_loss"] and written["logged_steps"] == 12
+    assert written["mean_tokens_per_s"] == pytest.approx(sum(r["tokens_per_s"] for r in train) / 12)
+    for name in ("train_loss", "val_loss", "mixture", "lr", "tokens_per_s", "loss", "throughput"):
+        assert plot_path(run, written, name).stat().st_size > 1000, name
 
 
 def test_activation_checkpointing_and_accumulation_keep_the_losses(
     tmp_path, tiny_tokenizer_dir, token_streams
 ):
     """Recomputing activations changes nothing numerically; 2 x 1 accumulation equals 1 x 2 micro-batches."""
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     plain = run_pretraining(tiny_config(tmp_path / "a", tiny_tokenizer_dir, token_streams, max_steps=3))
     checkpointed = run_pretraining(
@@ -72,7 +81,8 @@ def test_activation_checkpointing_and_accumulation_keep_the_losses(
 
 def test_compiled_loop_follows_the_eager_loop(tmp_path, tiny_tokenizer_dir, token_streams):
     """compile: true (model + fused loss, auto -> eager attention on CPU) trains like the uncompiled loop."""
-    from skywork.train.pretrain import attention_kernel, run_pretraining
+    from skywork.train.build import attention_kernel
+    from skywork.train.loop import run_pretraining
 
     eager_cfg = tiny_config(tmp_path / "eager", tiny_tokenizer_dir, token_streams, max_steps=3)
     compiled_cfg = tiny_config(
@@ -89,7 +99,7 @@ def test_compiled_loop_follows_the_eager_loop(tmp_path, tiny_tokenizer_dir, toke
 @pytest.mark.shared
 def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_tokenizer_dir, shared_data):
     """The official pt_train.jsonl as a stream; two of the report's held-out files as .jsonl validation sets."""
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
     from skywork.train.shards import tokenize_to_shards
 
     skywork_data = shared_data / "SkyworkAI+Skywork" / "data"
@@ -114,7 +124,7 @@ def test_real_data_gsm8k_training_with_jsonl_validation_sets(tmp_path, tiny_toke
 
 
 def test_exhausted_mixture_stops_cleanly_with_a_final_model(tmp_path, tiny_tokenizer_dir, token_streams):
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
     from skywork.train.shards import TokenShards
 
     config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=200, eval_every=100)

@@ -74,7 +74,7 @@ def test_sigkill_and_resume_follow_the_uninterrupted_trajectory(tmp_path, tiny_t
 def test_corrupt_latest_checkpoint_falls_back_with_a_warning(
     tmp_path, tiny_tokenizer_dir, token_streams, caplog
 ):
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     config = tiny_config(tmp_path / "run", tiny_tokenizer_dir, token_streams, max_steps=6, save_every=3)
     run_pretraining(config)
@@ -92,7 +92,7 @@ def test_corrupt_latest_checkpoint_falls_back_with_a_warning(
 
 
 def test_nan_steps_are_skipped_counted_and_abort_when_repeated(tmp_path, tiny_tokenizer_dir, token_streams):
-    from skywork.train.pretrain import TrainingDiverged, run_pretraining
+    from skywork.train.loop import TrainingDiverged, run_pretraining
 
     config = tiny_config(
         tmp_path / "one", tiny_tokenizer_dir, token_streams, max_steps=4, fault_injection_nan_steps=[1]
@@ -116,7 +116,7 @@ def test_nan_steps_are_skipped_counted_and_abort_when_repeated(tmp_path, tiny_to
 
 
 def test_stage_two_starts_from_stage_one_at_constant_lr(tmp_path, tiny_tokenizer_dir, token_streams):
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     stage1 = tiny_config(tmp_path / "s1", tiny_tokenizer_dir, token_streams, max_steps=8, eval_every=8)
     s1 = run_pretraining(stage1)
@@ -135,3 +135,8 @@ def test_stage_two_starts_from_stage_one_at_constant_lr(tmp_path, tiny_tokenizer
     # stage 2 continues from stage 1's weights: its first loss is near stage 1's last, far below a fresh model
     assert rows[0]["loss"] < s1["final_loss"] + 0.3
     assert s2["val_loss"]["main"] < s1["val_loss"]["main"] + 0.1
+    # stage 2's summary names the stage it continues; its chain plots cover both stages
+    from skywork.utils.summary import read_summary
+
+    assert s2["continues"] == [str((tmp_path / "s1").resolve())]
+    assert read_summary(tmp_path / "s2", "pretrain")["continues"] == s2["continues"]

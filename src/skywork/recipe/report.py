@@ -312,138 +312,65 @@ def _tokenizer(ctx: StageContext, names: list[str], domain_files: dict[str, str]
     return Section("Tokenizer", blocks)
 
 
-def _metric_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [row for row in read_jsonl(path) if isinstance(row, dict)]
-
-
-def _val_losses(row: dict) -> dict[str, float]:
-    """Validation losses per domain from a metrics row: nested under val/valid/validation or ``val_loss/<d>`` keys."""
-    out: dict[str, float] = {}
-    for key, value in row.items():
-        if isinstance(value, dict) and key.lower() in (
-            "val",
-            "valid",
-            "validation",
-            "val_loss",
-            "valid_loss",
-        ):
-            out.update({k: float(v) for k, v in value.items() if isinstance(v, (int, float))})
-        elif isinstance(value, (int, float)) and key.lower().startswith(("val", "valid")):
-            name = key.split("/", 1)[1] if "/" in key else key.split("_", 2)[-1]
-            out[name] = float(value)
-    return out
-
-
 def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | None:
+    """The pretraining stages' own summary.json and plots (a stage continuing another plots the whole chain)."""
     if not names:
         return None
-    import matplotlib.pyplot as plt
+    import shutil
 
-    runs = [(name, _metric_rows(ctx.run_dir / name / "metrics.jsonl")) for name in names]
-    runs = [(n, rows) for n, rows in runs if rows]
-    blocks: list[tuple[str, Any]] = []
-    if not runs:
-        return Section("Pretraining", [("p", "No metrics.jsonl was found in the pretraining stages.")])
-    offset = 0.0
-    series: dict[str, list[tuple[str, list[float], list[float]]]] = defaultdict(list)
-    boundaries = []
-    summary_rows = []
-    for name, rows in runs:
-        xs_all = [offset + float(r.get("tokens", r.get("step", i))) for i, r in enumerate(rows)]
-        for metric in ("loss", "lr", "tokens_per_s"):
-            pts = [
-                (x, float(r[metric]))
-                for x, r in zip(xs_all, rows, strict=True)
-                if isinstance(r.get(metric), (int, float))
-            ]
-            if pts:
-                series[metric].append((name, [p[0] for p in pts], [p[1] for p in pts]))
-        val_points: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for x, r in zip(xs_all, rows, strict=True):
-            for domain, value in _val_losses(r).items():
-                val_points[domain].append((x, value))
-        for domain, pts in val_points.items():
-            series[f"val:{domain}"].append((name, [p[0] for p in pts], [p[1] for p in pts]))
-        share_points: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for x, r in zip(xs_all, rows, strict=True):
-            for source, value in (r.get("shares") or {}).items():
-                if isinstance(value, (int, float)):
-                    share_points[source].append((x, value))
-        for source, pts in share_points.items():
-            series[f"share:{source}"].append((name, [p[0] for p in pts], [p[1] for p in pts]))
-        last = rows[-1]
-        train_rows = [r for r in rows if isinstance(r.get("tokens_per_s"), (int, float))]
-        mean_tps = sum(r["tokens_per_s"] for r in train_rows) / len(train_rows) if train_rows else None
-        last_val = {}
-        for r in rows:
-            last_val.update(_val_losses(r))
-        summary_rows.append(
-            [
-                name,
-                _fmt(last.get("step")),
-                _fmt(last.get("tokens")),
-                _fmt(
-                    next((r["loss"] for r in reversed(rows) if isinstance(r.get("loss"), (int, float))), None)
-                ),
-                ", ".join(f"{d} {v:.3f}" for d, v in sorted(last_val.items())) or "–",
-                _fmt(mean_tps, 4),
-            ]
-        )
-        offset = xs_all[-1]
-        boundaries.append(offset)
-    blocks.append(
+    from skywork.utils.io import InputError
+    from skywork.utils.summary import plot_path, read_summary
+
+    summaries = {}
+    for name in names:
+        try:
+            summaries[name] = read_summary(ctx.run_dir / name, "pretrain", max_version=1)
+        except InputError:
+            continue
+    if not summaries:
+        return Section("Pretraining", [("p", "No summary.json was found in the pretraining stages.")])
+    rows = [
+        [
+            name,
+            _fmt(s["steps"]),
+            _fmt(s["tokens"]),
+            _fmt(s["last_train_loss"]),
+            ", ".join(f"{d} {v:.3f}" for d, v in sorted(s["last_val_loss"].items())) or "–",
+            _fmt(s["mean_tokens_per_s"], 4),
+        ]
+        for name, s in summaries.items()
+    ]
+    blocks: list[tuple[str, Any]] = [
         (
             "p",
             "Stage 2 continues from stage 1's weights; the x axis counts tokens over both stages and the "
             "dotted line marks the stage boundary.",
-        )
-    )
-    blocks.append(
+        ),
         (
             "table",
             (
                 ["stage", "last step", "tokens", "last train loss", "last validation loss", "mean tokens/s"],
-                summary_rows,
+                rows,
             ),
-        )
-    )
-
-    def plot(keys: list[str], title: str, ylabel: str, filename: str, logy: bool = False) -> None:
-        fig, ax = plt.subplots(figsize=(7, 3.6))
-        for index, key in enumerate(keys):
-            for part, (name, xs, ys) in enumerate(series[key]):
-                if len(keys) > 1:  # one colour and one legend entry per domain / source, across stages
-                    color, label = f"C{index % 10}", key.split(":", 1)[-1] if part == 0 else None
-                else:
-                    color, label = f"C{part % 10}", name
-                ax.plot(xs, ys, label=label, color=color, linewidth=1.3)
-        for b in boundaries[:-1]:
-            ax.axvline(b, color="gray", linestyle=":", linewidth=1)
-        ax.set_xlabel("tokens")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        if logy:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        save_figure(fig, img_dir / filename)
-        blocks.append(("img", (f"{img_dir.name}/{filename}", title)))
-
-    if series.get("loss"):
-        plot(["loss"], "training loss", "loss", "train_loss.png")
-    val_keys = sorted(k for k in series if k.startswith("val:"))
-    if val_keys:
-        plot(val_keys, "validation loss per domain", "loss", "val_loss.png")
-    share_keys = sorted(k for k in series if k.startswith("share:"))
-    if share_keys:
-        plot(share_keys, "mixture share per source (the stage-2 STEM ramp)", "share of tokens", "mixture.png")
-    if series.get("lr"):
-        plot(["lr"], "learning rate", "lr", "lr.png")
-    if series.get("tokens_per_s"):
-        plot(["tokens_per_s"], "throughput", "tokens / s", "tokens_per_s.png")
+        ),
+    ]
+    continued = {Path(p).name for s in summaries.values() for p in s.get("continues", [])}
+    last_stages = [name for name in summaries if name not in continued]  # their plots show the whole chain
+    titles = {
+        "train_loss": "training loss",
+        "val_loss": "validation loss per domain",
+        "mixture": "mixture share per source (the stage-2 STEM ramp)",
+        "lr": "learning rate",
+        "tokens_per_s": "throughput",
+    }
+    for name in last_stages:
+        for plot, title in titles.items():
+            source = plot_path(ctx.run_dir / name, summaries[name], plot)
+            if source is None or not source.exists():
+                continue
+            target = img_dir / (f"{plot}.png" if len(last_stages) == 1 else f"{name}_{plot}.png")
+            shutil.copyfile(source, target)
+            blocks.append(("img", (f"{img_dir.name}/{target.name}", title)))
     return Section("Pretraining", blocks)
 
 

@@ -2,11 +2,11 @@
 
 ``out_dir/checkpoints/step-0000100/``::
 
-    model/             HF model directory (config.json + model.safetensors), loadable by load_model
+    model/             HF model directory (config.json + safetensors weights), loadable by load_model
     optimizer.pt       full (unsharded) AdamW state, keyed by parameter name
     rng.pt             RNG states of every rank (torch, cuda, numpy, python)
-    trainer_state.json step, tokens, scheduler and sampler state, skipped-step counters
-    manifest.json      sha256 and size of every file above; written last
+    trainer_state.json step, tokens, scheduler and batch-source state, skipped-step counters
+    manifest.json      sha256 and size of every file above; written last (skywork.utils.digest)
 
 A checkpoint is built in a temporary directory and renamed into place (``atomic_dir``), so a kill leaves either
 the old set or the new one. On resume each candidate is verified against its manifest, newest first; a corrupt or
@@ -15,57 +15,27 @@ incomplete one is reported with a warning and the previous one is used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from skywork.model.checkpoint import save_model_dir, weight_files
+from skywork.utils.digest import verify_manifest, write_manifest
 from skywork.utils.io import atomic_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "step-"
+ARCHITECTURE = "SkyworkForCausalLM"
 
 
 def checkpoint_name(step: int) -> str:
     return f"{CHECKPOINT_PREFIX}{step:07d}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_manifest(directory: Path) -> None:
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
-    manifest = {
-        str(p.relative_to(directory)): {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in files
-    }
-    atomic_write_json(directory / "manifest.json", manifest)
-
-
-def verify(directory: Path) -> str | None:
-    """None when every file matches the manifest, else the reason the checkpoint cannot be trusted."""
-    manifest_file = directory / "manifest.json"
-    if not manifest_file.exists():
-        return "manifest.json missing (incomplete checkpoint)"
-    try:
-        manifest = json.loads(manifest_file.read_text())
-    except json.JSONDecodeError:
-        return "manifest.json is not valid JSON"
-    for rel, entry in manifest.items():
-        file = directory / rel
-        if not file.exists():
-            return f"{rel} missing"
-        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
-            return f"{rel} does not match its checksum"
-    return None
 
 
 def list_checkpoints(checkpoints_dir: Path) -> list[Path]:
@@ -79,11 +49,18 @@ def list_checkpoints(checkpoints_dir: Path) -> list[Path]:
 def latest_valid_checkpoint(checkpoints_dir: Path) -> Path | None:
     """The newest checkpoint that passes verification; corrupt ones are skipped with a warning."""
     for candidate in reversed(list_checkpoints(checkpoints_dir)):
-        problem = verify(candidate)
+        problem = verify_manifest(candidate)
         if problem is None:
             return candidate
         log.warning("checkpoint %s is corrupt (%s); falling back to the previous one", candidate, problem)
     return None
+
+
+def resume_checkpoint(resume: str | None, checkpoints_dir: Path) -> Path | None:
+    """The checkpoint ``resume`` asks for: "auto" (newest valid), "never"/"no"/None (none) or a path."""
+    if resume in (None, "never", "no"):
+        return None
+    return Path(resume) if resume != "auto" else latest_valid_checkpoint(checkpoints_dir)
 
 
 def save_checkpoint(
@@ -98,11 +75,9 @@ def save_checkpoint(
     extra_dirs: dict[str, Path] | None = None,
 ) -> Path:
     """Write one checkpoint atomically (main process only) and delete all but the newest ``keep_last``."""
-    from skywork.model.modeling import SkyworkForCausalLM
-
     target = checkpoints_dir / checkpoint_name(step)
     with atomic_dir(target) as tmp:
-        save_model_dir(tmp / "model", model_config, model_state, SkyworkForCausalLM)
+        save_model_dir(tmp / "model", model_config, model_state, architecture=ARCHITECTURE)
         if optimizer_state is not None:  # DeepSpeed keeps its own (sharded) optimizer files in extra_dirs
             torch.save(optimizer_state, tmp / "optimizer.pt")
         for name, source in (extra_dirs or {}).items():
@@ -115,28 +90,50 @@ def save_checkpoint(
     return target
 
 
-def save_model_dir(directory: Path, model_config, state_dict: dict[str, torch.Tensor], model_cls) -> None:
-    """An HF model directory from a full state dict, without building a second model in memory."""
-    from safetensors.torch import save_file
-
-    directory.mkdir(parents=True, exist_ok=True)
-    model_config.architectures = [model_cls.__name__]
-    model_config.save_pretrained(directory)
-    tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    if getattr(model_config, "tie_word_embeddings", False):
-        tensors.pop("lm_head.weight", None)
-    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
-
-
 def load_checkpoint(directory: Path) -> dict:
     """Everything a resume needs (tensors on CPU)."""
     from safetensors.torch import load_file
 
+    model_state: dict[str, torch.Tensor] = {}
+    for shard in weight_files(directory / "model")[1]:
+        model_state.update(load_file(str(shard)))
     return {
-        "model": load_file(str(directory / "model" / "model.safetensors")),
+        "model": model_state,
         "optimizer": torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=True)
         if (directory / "optimizer.pt").exists()
         else None,
         "rng": torch.load(directory / "rng.pt", map_location="cpu", weights_only=True),
         "trainer_state": json.loads((directory / "trainer_state.json").read_text()),
     }
+
+
+def save_final(
+    final_dir: Path, model_config, model_state: dict[str, torch.Tensor], tokenizer_dir: Path
+) -> Path:
+    """``final/``: HF model dir + tokenizer files, so it loads with skywork.model.load_model and skywork.tokenizer.load."""
+    with atomic_dir(final_dir) as tmp:
+        save_model_dir(tmp, model_config, model_state, architecture=ARCHITECTURE, tokenizer_dir=tokenizer_dir)
+    return final_dir
+
+
+def capture_rng() -> dict:
+    """RNG states as plain tensors / lists (loadable with ``weights_only=True``)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2])},
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy"]["key"].numpy().astype(np.uint32), state["numpy"]["pos"]))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])

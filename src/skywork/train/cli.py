@@ -64,7 +64,7 @@ def pretrain(
             Console(width=max(console.width, 130)).print(render_plan(the_plan))
         return
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from skywork.train.pretrain import run_pretraining
+    from skywork.train.loop import run_pretraining
 
     summary = run_pretraining(config, resume=resume)
     if int(os.environ.get("RANK", "0")) == 0:
@@ -80,9 +80,15 @@ def plot(
     run_dir: Path = typer.Argument(..., help="A pretraining run directory (holds metrics.jsonl)."),
 ) -> None:
     """Redraw the PNG plots of a run (loss per held-out set, learning rate, throughput, mixture)."""
-    from skywork.train.plots import plot_metrics
+    from skywork.train.plots import plot_run
+    from skywork.utils.io import InputError
+    from skywork.utils.summary import read_summary
 
-    for path in plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots"):
+    try:
+        previous = [Path(p) for p in read_summary(run_dir, "pretrain").get("continues", [])]
+    except InputError:  # a run that has not finished: this stage alone
+        previous = []
+    for path in plot_run(run_dir, [p for p in previous if p.is_dir()]).values():
         print(path)
 
 

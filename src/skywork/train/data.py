@@ -12,87 +12,42 @@ that runs dry drops out of the mixture with a warning.
 
 The whole position is a handful of integers (:meth:`MixtureSampler.state_dict`), saved in every checkpoint, so a
 resumed run reads exactly the tokens the uninterrupted run would have read.
+
+:class:`ShardMixtureSource` is pretraining's :class:`~skywork.train.batches.BatchSource`: the sampler plus the
+held-out sets (token streams or JSONL files), all packed by :mod:`skywork.train.packing`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import torch
 
-from skywork.train.shards import TokenShards
+from skywork.train.batches import Batch, DataExhausted
+from skywork.train.config import PretrainConfig
+from skywork.train.packing import DocumentPacker, heldout_rows, to_batch
+from skywork.train.shards import TokenShards, iter_texts
+from skywork.utils.io import InputError
 
 log = logging.getLogger(__name__)
 
 
-class DataExhausted(RuntimeError):
-    """Every source of the mixture reached its repetition cap."""
-
-
-class TokenStream:
-    """One source: documents in a seeded per-epoch permutation, read sequentially with a token cursor."""
+class TokenStream(DocumentPacker):
+    """One source: documents in a seeded per-epoch permutation, packed by the shared :class:`DocumentPacker`."""
 
     def __init__(self, name: str, shards: TokenShards, seed: int, max_epochs: float | None = None):
         self.name, self.shards, self.seed, self.max_epochs = name, shards, seed, max_epochs
         self._salt = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
-        self.epoch = self.cursor = self.offset = self.tokens_read = 0
-        self._perm_epoch = -1
-        self._perm = np.empty(0, dtype=np.int64)
+        super().__init__(shards.num_docs, shards.doc, self._permutation)
 
     @property
     def exhausted(self) -> bool:
         return self.max_epochs is not None and self.tokens_read >= self.max_epochs * self.shards.num_tokens
 
-    def _permutation(self) -> np.ndarray:
-        if self._perm_epoch != self.epoch:
-            rng = np.random.default_rng([self.seed, self._salt, self.epoch])
-            self._perm = rng.permutation(self.shards.num_docs)
-            self._perm_epoch = self.epoch
-        return self._perm
-
-    def read(self, n: int) -> list[np.ndarray]:
-        """The next ``n`` tokens as pieces, one per (part of a) document; a piece always starts a segment."""
-        pieces: list[np.ndarray] = []
-        need = n
-        while need > 0:
-            doc = self.shards.doc(int(self._permutation()[self.cursor]))
-            piece = doc[self.offset : self.offset + need]
-            pieces.append(np.asarray(piece, dtype=np.int64))
-            need -= len(piece)
-            self.offset += len(piece)
-            self.tokens_read += len(piece)
-            if self.offset >= len(doc):
-                self.offset = 0
-                self.cursor += 1
-                if self.cursor >= self.shards.num_docs:
-                    self.cursor = 0
-                    self.epoch += 1
-        return pieces
-
-    def state_dict(self) -> dict:
-        return {
-            "epoch": self.epoch,
-            "cursor": self.cursor,
-            "offset": self.offset,
-            "tokens_read": self.tokens_read,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
-        self.offset, self.tokens_read = int(state["offset"]), int(state["tokens_read"])
-
-
-@dataclass
-class Batch:
-    input_ids: torch.Tensor  # (B, L) int64
-    labels: torch.Tensor  # (B, L) int64, -100 where no prediction is made
-    position_ids: (
-        torch.Tensor | None
-    )  # (B, L), reset at each document start; None when attention crosses docs
-    sources: list[str]  # source of each row
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, self._salt, epoch]).permutation(self.shards.num_docs)
 
 
 class MixtureSampler:
@@ -160,7 +115,7 @@ class MixtureSampler:
 
     def next_batch(self, n: int) -> Batch:
         rows = [self.next_sequence() for _ in range(n)]
-        return pack_rows(
+        return to_batch(
             [pieces for _, pieces in rows], [name for name, _ in rows], self.cross_document_attention
         )
 
@@ -174,31 +129,77 @@ class MixtureSampler:
                 stream.load_state_dict(state["streams"][stream.name])
 
 
-def pack_rows(rows: list[list[np.ndarray]], sources: list[str], cross_document_attention: bool) -> Batch:
-    """Concatenate each row's document pieces; without cross-document attention, give per-document positions
-    and drop the prediction of a document's first token from the previous document's last one."""
-    input_ids = torch.from_numpy(np.stack([np.concatenate(pieces) for pieces in rows]))
-    labels = input_ids.clone()
-    if cross_document_attention:
-        return Batch(input_ids, labels, None, sources)
-    position_ids = torch.empty_like(input_ids)
-    for r, pieces in enumerate(rows):
-        start = 0
-        for piece in pieces:
-            position_ids[r, start : start + len(piece)] = torch.arange(len(piece))
-            if start > 0:
-                labels[r, start] = -100
-            start += len(piece)
-    return Batch(input_ids, labels, position_ids, sources)
+class ShardMixtureSource:
+    """Pretraining's batch source: the mixture sampler over token shards and the held-out sets."""
+
+    def __init__(self, sampler: MixtureSampler, validation: dict[str, Batch]):
+        self.sampler, self.validation = sampler, validation
+
+    def next_batch(self, rows: int) -> Batch:
+        return self.sampler.next_batch(rows)
+
+    def validation_sets(self) -> dict[str, Batch]:
+        return self.validation
+
+    def log_fields(self) -> dict:
+        return {"shares": self.sampler.shares()}
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
 
 
-def eval_sequences(shards: TokenShards, seq_len: int, max_sequences: int) -> list[list[np.ndarray]]:
-    """Held-out rows: documents in stored order, packed into ``seq_len`` rows (the same rows at every eval)."""
-    stream = TokenStream("eval", shards, seed=0)
-    stream._perm = np.arange(shards.num_docs)
-    stream._perm_epoch = 0
-    rows = []
-    total = min(max_sequences, max(1, shards.num_tokens // seq_len))
-    for _ in range(total):
-        rows.append(stream.read(seq_len))
-    return rows
+def pretrain_batches(config: PretrainConfig, world: int, tokenizer) -> ShardMixtureSource:
+    """The batch source of ``run_pretraining``: ``data.sources`` as a mixture, ``data.validation`` as held-out sets."""
+    return ShardMixtureSource(build_sampler(config, world), load_validation(config, tokenizer))
+
+
+def build_sampler(config: PretrainConfig, world: int) -> MixtureSampler:
+    if not config.data.sources:
+        raise InputError("data.sources is empty: give at least one token stream", field="data.sources")
+    streams, weights, ends = [], [], []
+    for i, source in enumerate(config.data.sources):
+        try:
+            shards = TokenShards(source.path)
+        except InputError as err:
+            raise InputError(str(err), field=f"data.sources[{i}].path") from None
+        streams.append(TokenStream(source.name, shards, config.seed, source.max_epochs))
+        weights.append(source.weight)
+        ends.append(source.weight_end)
+    total = config.max_steps * config.grad_accum_steps * config.micro_batch_size * world
+    return MixtureSampler(
+        streams, weights, ends, config.data.seq_len, total, config.seed, config.data.cross_document_attention
+    )
+
+
+def load_validation(config: PretrainConfig, tokenizer) -> dict[str, Batch]:
+    """Held-out sets as fixed packed batches: token stream dirs as they are, .jsonl files tokenized now."""
+    seq_len, max_rows = config.data.seq_len, config.data.eval_sequences
+    sets = {}
+    for name, path in config.data.validation.items():
+        path = Path(path)
+        if path.is_dir():
+            shards = TokenShards(path)
+            rows = heldout_rows(shards.doc, shards.num_docs, shards.num_tokens, seq_len, max_rows)
+        else:
+            docs = tokenize_documents(path, tokenizer, max_tokens=seq_len * max_rows)
+            rows = heldout_rows(docs, len(docs), sum(len(d) for d in docs), seq_len, max_rows)
+        sets[name] = to_batch(rows, [name] * len(rows), config.data.cross_document_attention)
+    return sets
+
+
+def tokenize_documents(path: Path, tokenizer, max_tokens: int) -> list[np.ndarray]:
+    """``<s> text </s>`` token arrays of a JSONL file's documents, read until ``max_tokens`` are reached."""
+    docs, total, skipped = [], 0, {}
+    for text in iter_texts(path, "text", skipped):
+        # A whole document, cut into rows by the packer (verbose=False: no model-length warning).
+        ids = [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        docs.append(np.asarray(ids + [tokenizer.eos_token_id], dtype=np.int64))
+        total += len(docs[-1])
+        if total >= max_tokens:
+            break
+    if not docs:
+        raise InputError("validation file holds no text", path)
+    return docs

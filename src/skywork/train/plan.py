@@ -28,7 +28,7 @@ def plan(
     """The dry-run plan as a dict; world_size None takes the config's ``plan.world_size`` (or 1)."""
     from skywork.model import flops_per_token, load_config, make_config
     from skywork.model.stats import count_parameters
-    from skywork.train.pretrain import lr_at
+    from skywork.train.build import lr_at
 
     notes = []
     if config.model.init_from and (Path(config.model.init_from) / "config.json").exists():

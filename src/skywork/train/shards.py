@@ -14,7 +14,6 @@ from ``(seed, epoch)``, so the same shards serve any seed and the order is repro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from skywork.utils.digest import files_digest
 from skywork.utils.io import InputError, atomic_dir, atomic_write_json, expand_paths, read_jsonl_lines
 
 SHARD_TOKENS = 1 << 28  # 256M tokens = 512 MB of uint16 per shard file
@@ -42,15 +42,6 @@ def iter_texts(path: Path, text_field: str, skipped: dict[str, int]) -> Iterator
 
 def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
-
-
-def _tokenizer_fingerprint(tokenizer_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for name in ("tokenizer.model", "tokenizer.json", "tokenizer_config.json"):
-        file = tokenizer_dir / name
-        if file.exists():
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def tokenize_to_shards(
@@ -84,7 +75,10 @@ def tokenize_to_shards(
     for name, group_inputs in groups.items():
         files = expand_paths(list(group_inputs), (".jsonl", ".jsonl.gz"))
         fingerprint = {
-            "tokenizer": _tokenizer_fingerprint(tokenizer_dir),
+            "tokenizer": files_digest(
+                tokenizer_dir / name
+                for name in ("tokenizer.model", "tokenizer.json", "tokenizer_config.json")
+            ),
             "inputs": [str(f.resolve()) for f in files],
             "sizes": [f.stat().st_size for f in files],
             "text_field": text_field,
@@ -171,10 +165,9 @@ def _write_stream(
             if state["tokens"] >= shard_tokens:
                 close_shard()
 
-    from rich.progress import Progress
+    from skywork.utils.progress import progress as progress_display
 
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"tokenizing {name}", total=len(files))
+    with progress_display(f"tokenizing {name}", total=len(files), unit="files", enabled=progress) as bar:
         for file in files:
             batch: list[str] = []
             for text in iter_texts(file, text_field, skipped):
@@ -184,7 +177,7 @@ def _write_stream(
                     batch = []
             if batch:
                 write_batch(batch)
-            bar.advance(task)
+            bar.advance()
     close_shard()
     return {"docs": total_docs, "tokens": total_tokens, "shards": shards, "skipped": skipped}
 
