@@ -81,7 +81,7 @@ def our_config(args, work: Path, tok_dir: Path, stream: Path):
     return from_dict(
         PretrainConfig,
         {
-            "out_dir": str(work / "ours"),
+            "output_dir": str(work / "ours"),
             "tokenizer": str(tok_dir),
             "model": {
                 "preset": "skywork-small",

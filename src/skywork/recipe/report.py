@@ -23,7 +23,7 @@ import yaml
 from skywork.recipe.render import Block, Section, render_html, render_markdown
 from skywork.recipe.runner import StageContext, read_state
 from skywork.utils.config import field
-from skywork.utils.io import InputError, atomic_write_text, read_jsonl, save_figure
+from skywork.utils.io import InputError, atomic_write_text, save_figure
 from skywork.utils.plotting import pyplot
 from skywork.utils.summary import plot_path, read_summary, write_summary
 
