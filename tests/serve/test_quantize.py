@@ -87,3 +87,20 @@ def test_measured_weight_memory_of_a_real_model_equals_the_meta_count():
     assert measured_row(model, "tiny") == memory_row(model.config, "tiny")
     quantized = quantize_model(build_tiny_model(vocab_size=1000))
     assert weight_bytes(quantized) < weight_bytes(build_tiny_model(vocab_size=1000).to(torch.bfloat16))
+
+
+def test_int8_weights_match_torchao_int8_weight_only():
+    quantization = pytest.importorskip("torchao.quantization", reason="torchao is the quant extra")
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(128, 96, bias=False).to(torch.bfloat16)
+    ours = Int8Linear.from_linear(linear)
+    wrapped = torch.nn.Sequential(torch.nn.Linear(128, 96, bias=False).to(torch.bfloat16))
+    wrapped[0].weight.data.copy_(linear.weight.data)
+    quantization.quantize_(wrapped, quantization.Int8WeightOnlyConfig())
+    step = linear.weight.float().abs().amax(dim=1, keepdim=True) / 127
+    theirs = wrapped[0].weight.dequantize().float()
+    assert ((ours.dequantized(torch.float32) - theirs).abs() <= step * 1.01 + 1e-3).all()
+    x = torch.randn(4, 128, dtype=torch.bfloat16)
+    reference = torch.nn.functional.linear(x.float(), linear.weight.float())
+    for out in (ours(x).float(), wrapped(x).float()):
+        assert (out - reference).abs().max() < 0.02 * reference.abs().max() + 0.02
