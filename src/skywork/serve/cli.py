@@ -1,4 +1,4 @@
-"""``skywork serve MODEL``: an OpenAI-compatible server; ``skywork quantize MODEL OUT``: an int8 checkpoint.
+"""``serve MODEL`` (an OpenAI-compatible server), ``quantize MODEL OUT`` (int8), ``export-gguf MODEL OUT.gguf``.
 
 Heavy imports happen inside the commands so ``--help`` stays fast.
 """
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 app = typer.Typer(
-    help="Serve models through vLLM's OpenAI-compatible API and write int8 checkpoints.",
+    help="Serve models through vLLM's OpenAI-compatible API; write int8 checkpoints and GGUF files.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
@@ -116,6 +116,21 @@ def quantize(
     quantize_checkpoint(model, out, method=method)
     size = weight_bytes(load_quantized(out)) / 2**20
     console.print(f"wrote {out} ({method}, {size:.1f} MiB of weights)")
+
+
+@app.command("export-gguf")
+def export_gguf_command(
+    model: Path = typer.Argument(..., help="Model directory (with the SentencePiece tokenizer.model)."),
+    out: Path = typer.Argument(..., help="Output .gguf file."),
+    outtype: str = typer.Option("f16", help="f16, or q8_0 (llama.cpp's 8-bit blocks)."),
+) -> None:
+    """Write MODEL as a llama-architecture GGUF file for llama.cpp (lead: register as `skywork export gguf`)."""
+    from skywork.model.gguf import OUT_TYPES, export_gguf
+
+    if outtype not in OUT_TYPES:
+        raise typer.BadParameter(f"unknown type {outtype!r}; choose one of {', '.join(OUT_TYPES)}")
+    path = export_gguf(model, out, outtype=outtype)
+    console.print(f"wrote {path} ({outtype}, {path.stat().st_size / 2**20:.1f} MiB)")
 
 
 def _interrupt(signum, frame) -> None:
