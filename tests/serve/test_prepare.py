@@ -67,3 +67,25 @@ def test_cli_refuses_exposed_host_and_unbuilt_engine(served_model):
     assert result.exit_code == 2 and "API key" in result.output, result.output
     result = runner.invoke(app, ["serve", str(model_dir), "--engine", "builtin"])
     assert result.exit_code == 2 and "not built yet" in result.output, result.output
+
+
+def test_auto_engine_is_vllm_when_its_environment_exists(tmp_path, monkeypatch):
+    from skywork.serve.cli import resolve_engine
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    monkeypatch.setenv("SKYWORK_VLLM_VENV", str(venv))
+    assert resolve_engine("auto") == "vllm"
+    assert resolve_engine("builtin") == "builtin"
+
+
+def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
+    import sys
+
+    (tmp_path / "config.json").write_text(json.dumps({"max_position_embeddings": 128}))
+    # The project's python has no vLLM: the process exits at once with an import error.
+    server = VLLMServer(tmp_path, "x", port=0, python=Path(sys.executable), log_path=tmp_path / "log")
+    with pytest.raises(ServeError, match="exited with status") as err:
+        server.start()
+    assert "vllm" in str(err.value) and server.process is None
