@@ -48,9 +48,12 @@ def serve(
     max_model_len: int | None = typer.Option(None, help="Context length served (default: min(model, 4096))."),
     quantize: str | None = typer.Option(None, help="Online quantization: int8 (not served by vLLM yet)."),
     served_model_name: str | None = typer.Option(None, help="Model name in the API (default: the dir name)."),
-    kv_cache_gib: float = typer.Option(2.0, help="vLLM CPU KV-cache reservation in GiB."),
+    kv_cache_gib: int = typer.Option(2, help="vLLM CPU KV-cache reservation in GiB (whole GiB)."),
     log_file: Path | None = typer.Option(None, help="Server log (default: next to the prepared directory)."),
     cache_dir: Path | None = typer.Option(None, help="Where prepared directories are cached."),
+    enforce_eager: bool = typer.Option(
+        False, "--enforce-eager", help="Skip vLLM's torch.compile warm-up: starts faster, generates slower."
+    ),
 ) -> None:
     """Serve MODEL with the OpenAI API (/v1/models, /v1/completions, /v1/chat/completions, /health)."""
     from skywork.serve.prepare import prepare_vllm_dir
@@ -84,6 +87,7 @@ def serve(
         max_model_len=max_model_len,
         kvcache_gib=kv_cache_gib,
         log_path=log_file,
+        extra_args=["--enforce-eager"] if enforce_eager else [],
     )
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops vLLM as Ctrl-C does
     console.print(f"starting vLLM on {prepared} (log: {server.log_path or 'next to it'}) ...")

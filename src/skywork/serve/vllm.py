@@ -89,7 +89,7 @@ class VLLMServer:
     port: int = 8000
     api_key: str | None = None
     max_model_len: int | None = None
-    kvcache_gib: float = DEFAULT_KVCACHE_GIB
+    kvcache_gib: int = DEFAULT_KVCACHE_GIB  # vLLM parses it as an int ("1.0" fails its config validation)
     log_path: Path | None = None
     startup_timeout_s: float = 600.0
     stop_timeout_s: float = 30.0
@@ -126,7 +126,7 @@ class VLLMServer:
         if self.port == 0:
             self.port = free_port(self.host)
         command = self.command()
-        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=str(self.kvcache_gib), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=str(int(self.kvcache_gib)), PYTHONUNBUFFERED="1")
         env.pop("VLLM_API_KEY", None)
         if self.api_key:
             env["VLLM_API_KEY"] = self.api_key
