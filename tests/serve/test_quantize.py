@@ -1,0 +1,106 @@
+"""int8 weight-only checkpoints: they reload, stay int8 in memory, and change logits only a little."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from skywork.model.checkpoint import save_model_dir
+from skywork.model.config import make_config
+from skywork.model.quantize import (
+    OFFICIAL_13B_GIB,
+    Int8Linear,
+    load_quantized,
+    measured_row,
+    memory_row,
+    quantize_model,
+    weight_bytes,
+)
+from skywork.serve.cli import app
+from skywork.testing import build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory, tiny_tokenizer_dir):
+    model = build_tiny_model(vocab_size=1000)
+    out = tmp_path_factory.mktemp("q") / "src"
+    save_model_dir(
+        out,
+        model.config,
+        model.state_dict(),
+        architecture="SkyworkForCausalLM",
+        tokenizer_dir=tiny_tokenizer_dir,
+    )
+    return out, model
+
+
+def test_quantize_command_writes_a_checkpoint_that_reloads(source_dir, tmp_path):
+    src, model = source_dir
+    result = CliRunner().invoke(app, ["quantize", str(src), str(tmp_path / "int8"), "--method", "int8"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "int8" / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "skywork-int8-weight-only"
+    assert (tmp_path / "int8" / "tokenizer.model").exists()
+    reloaded = load_quantized(tmp_path / "int8")
+    layer = reloaded.model.layers[0].mlp.down_proj
+    assert isinstance(layer, Int8Linear) and layer.weight.dtype == torch.int8
+    assert not isinstance(reloaded.lm_head, Int8Linear)
+    ids = torch.randint(0, 1000, (2, 11))
+    with torch.no_grad():
+        reference = model.to(torch.bfloat16)(ids).logits.float()
+        quantized = reloaded(ids).logits.float()
+    assert (quantized - reference).abs().max() < 0.05 * reference.abs().max()
+
+
+def test_transformers_refuses_the_int8_directory_instead_of_loading_garbage(source_dir, tmp_path):
+    from skywork.model.loading import load_model
+    from skywork.model.quantize import quantize_checkpoint
+
+    out = quantize_checkpoint(source_dir[0], tmp_path / "int8")
+    with pytest.raises(Exception):  # noqa: B017 (transformers' own error for an unknown quant_method)
+        load_model(out)
+
+
+def test_int8_matmul_matches_dequantized_weights():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 96, bias=True)
+    layer = Int8Linear.from_linear(linear)
+    x = torch.randn(3, 5, 64, dtype=torch.bfloat16)
+    expected = torch.nn.functional.linear(x.float(), layer.dequantized(torch.float32), layer.bias.float())
+    assert torch.allclose(layer(x).float(), expected, atol=0.05, rtol=0.02)
+    assert (layer.dequantized(torch.float32) - linear.weight).abs().max() <= linear.weight.abs().max() / 127
+
+
+def test_memory_table_13b_matches_the_official_readme():
+    row = memory_row(make_config("skywork-13b"), "skywork-13b")
+    # Weights only; the README's numbers include the runtime's ~0.1 GiB.
+    assert row["bf16_gib"] == pytest.approx(OFFICIAL_13B_GIB["bf16"], abs=0.2)
+    assert row["int8_gib"] == pytest.approx(OFFICIAL_13B_GIB["int8"], abs=0.2)
+    assert row["ratio"] < 0.55
+
+
+def test_measured_weight_memory_of_a_real_model_equals_the_meta_count():
+    model = build_tiny_model(vocab_size=1000)
+    assert measured_row(model, "tiny") == memory_row(model.config, "tiny")
+    quantized = quantize_model(build_tiny_model(vocab_size=1000))
+    assert weight_bytes(quantized) < weight_bytes(build_tiny_model(vocab_size=1000).to(torch.bfloat16))
+
+
+def test_int8_weights_match_torchao_int8_weight_only():
+    quantization = pytest.importorskip("torchao.quantization", reason="torchao is the quant extra")
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(128, 96, bias=False).to(torch.bfloat16)
+    ours = Int8Linear.from_linear(linear)
+    wrapped = torch.nn.Sequential(torch.nn.Linear(128, 96, bias=False).to(torch.bfloat16))
+    wrapped[0].weight.data.copy_(linear.weight.data)
+    quantization.quantize_(wrapped, quantization.Int8WeightOnlyConfig())
+    step = linear.weight.float().abs().amax(dim=1, keepdim=True) / 127
+    theirs = wrapped[0].weight.dequantize().float()
+    assert ((ours.dequantized(torch.float32) - theirs).abs() <= step * 1.01 + 1e-3).all()
+    x = torch.randn(4, 128, dtype=torch.bfloat16)
+    reference = torch.nn.functional.linear(x.float(), linear.weight.float())
+    for out in (ours(x).float(), wrapped(x).float()):
+        assert (out - reference).abs().max() < 0.02 * reference.abs().max() + 0.02
