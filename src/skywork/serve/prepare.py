@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from skywork.inference.generation import SamplingConfig
+from skywork.inference import SamplingParams
 from skywork.model.export import export_llama
 from skywork.tokenizer.chat import CHAT_MARKERS, CHAT_TEMPLATE, SEP, encode_chat
 from skywork.utils.digest import directory_digest, json_digest
@@ -93,7 +93,7 @@ def prepare_vllm_dir(model_dir: str | Path, cache_root: str | Path | None = None
 
 def official_generation_config(tokenizer) -> dict:
     """The official demo's sampling defaults and stop ids as a ``generation_config.json``."""
-    defaults = SamplingConfig()
+    defaults = SamplingParams.official_demo()
     return {
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(SEP)],
