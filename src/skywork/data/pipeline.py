@@ -262,22 +262,29 @@ def _build_executors(config: PipelineConfig, files: list[str], tasks: int, execu
     if executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        previous = None
-        for name, pipeline, n in stages:
-            previous = LocalPipelineExecutor(
-                pipeline,
-                tasks=n,
-                workers=min(workers, n),
-                logging_dir=str(work / "logs" / name),
-                depends=previous,
-                start_method="fork" if workers > 1 else "forkserver",
-            )
-        return previous
+        start_method = "fork" if workers > 1 else "forkserver"
+        return _chain(LocalPipelineExecutor, stages, work, workers, start_method=start_method)
     if executor == "ray":
-        from skywork.data.ray_executor import build_ray_executors
+        from skywork.data.ray_executor import ray_executor_class
 
-        return build_ray_executors(stages, work, workers)
+        executor_cls, options = ray_executor_class()
+        return _chain(executor_cls, stages, work, workers, **options)
     raise InputError(f"unknown executor {executor!r} (expected 'local' or 'ray')", field="executor")
+
+
+def _chain(executor_cls, stages, work: Path, workers: int, **options):
+    """One datatrove executor per stage, each depending on the one before; returns the last."""
+    previous = None
+    for name, pipeline, n in stages:
+        previous = executor_cls(
+            pipeline,
+            tasks=n,
+            workers=min(workers, n),
+            logging_dir=str(work / "logs" / name),
+            depends=previous,
+            **options,
+        )
+    return previous
 
 
 def run_pipeline(

@@ -7,12 +7,11 @@ an existing cluster, as in plain ``ray.init()``). Install with ``pip install sky
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from skywork.utils.io import InputError
 
 
-def build_ray_executors(stages, work: Path, workers: int, mem_per_cpu_gb: float = 0.5):
+def ray_executor_class(mem_per_cpu_gb: float = 0.5) -> tuple[type, dict]:
+    """datatrove's ``RayPipelineExecutor`` and its per-task options, with a Ray runtime connected."""
     try:
         import ray
         from datatrove.executor.ray import RayPipelineExecutor
@@ -22,15 +21,4 @@ def build_ray_executors(stages, work: Path, workers: int, mem_per_cpu_gb: float 
         ) from err
     if not ray.is_initialized():
         ray.init(ignore_reinit_error=True, log_to_driver=False)
-    previous = None
-    for name, pipeline, n in stages:
-        previous = RayPipelineExecutor(
-            pipeline,
-            tasks=n,
-            workers=min(workers, n),
-            logging_dir=str(work / "logs" / name),
-            depends=previous,
-            cpus_per_task=1,
-            mem_per_cpu_gb=mem_per_cpu_gb,
-        )
-    return previous
+    return RayPipelineExecutor, {"cpus_per_task": 1, "mem_per_cpu_gb": mem_per_cpu_gb}
