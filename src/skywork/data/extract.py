@@ -77,7 +77,8 @@ def chinese_cleanup(text: str) -> str:
 @dataclass(frozen=True)
 class VoteRule:
     """Voter weights, the vote threshold, and the agreement above which trafilatura's own text is returned
-    (when the vote and trafilatura agree this closely, trafilatura's formatting of the same text is kept)."""
+    (when the vote and trafilatura agree this closely, trafilatura's text is kept: the vote can only rebuild
+    it from whole page lines, and loses what trafilatura cut or joined inside a line)."""
 
     weights: dict[str, float]
     threshold: float
@@ -115,6 +116,7 @@ VOTE_RULES: dict[str, VoteRule] = {
     ),
 }
 VOTERS = tuple(VOTE_RULES["latin"].weights)
+FALLBACK = "trafilatura_recall"  # already a voter: the fallback costs no extra extraction
 SCRIPTS = ("latin", "han")
 METHODS = ("vote", "trafilatura")
 _WHITESPACE_RE = re.compile(r"\s+")
@@ -158,7 +160,7 @@ def page_script(html: str) -> str:
 
 def vote_extract(html: str, rules: Mapping[str, VoteRule] | None = None) -> str:
     """Main text by the weighted line vote of the page's script rule (default: the fitted :data:`VOTE_RULES`),
-    or trafilatura's own text when the two agree at least ``rule.agreement`` (character F1)."""
+    or trafilatura's own text (:data:`FALLBACK`) when the two agree at least ``rule.agreement`` (character F1)."""
     rule = (VOTE_RULES if rules is None else rules)[page_script(html)]
     weights = {name: weight for name, weight in rule.weights.items() if weight}
     lines = page_lines(html)
@@ -167,8 +169,7 @@ def vote_extract(html: str, rules: Mapping[str, VoteRule] | None = None) -> str:
         lines, line_votes(lines, list(outputs.values())), list(weights.values()), rule.threshold
     )
     if rule.agreement <= 1.0:
-        trafilatura = outputs.get("trafilatura")
-        trafilatura = EXTRACTORS["trafilatura"](html) if trafilatura is None else trafilatura
+        trafilatura = outputs.get(FALLBACK) or EXTRACTORS[FALLBACK](html)
         if char_f1(text, trafilatura) >= rule.agreement:
             return trafilatura
     return text

@@ -182,7 +182,7 @@ def _counts_f1(predicted: np.ndarray, gold: np.ndarray) -> float:
 
 def voted_page(page: dict, outputs: dict[str, str], visible: bool, folds: int = FOLDS) -> VotedPage:
     """:class:`VotedPage` of a loaded page (``page["benchmark"]`` set) given every extractor's output."""
-    from skywork.data.extract import VOTERS, line_votes, page_lines, page_script
+    from skywork.data.extract import FALLBACK, VOTERS, line_votes, page_lines, page_script
 
     lines = page_lines(page["html"])
     votes = line_votes(lines, [outputs[name] for name in VOTERS])
@@ -211,7 +211,7 @@ def voted_page(page: dict, outputs: dict[str, str], visible: bool, folds: int = 
         lines,
         votes,
         page["gold"],
-        outputs["trafilatura"],
+        outputs[FALLBACK],
     )
 
 
