@@ -94,25 +94,26 @@ VOTE_RULES: dict[str, VoteRule] = {
     "latin": VoteRule(
         {
             "trafilatura": 0.0,
-            "trafilatura_recall": 1.0,
-            "resiliparse": 3.0,
-            "readability": 1.5,
-            "justext": 1.0,
+            "trafilatura_recall": 3.0,
+            "resiliparse": 1.5,
+            "readability": 3.0,
+            "justext": 0.0,
             "boilerpy3": 1.0,
         },
         4.25,
-        0.9,
+        0.8,
     ),
     "han": VoteRule(
         {
             "trafilatura": 0.0,
-            "trafilatura_recall": 1.0,
-            "resiliparse": 3.0,
-            "readability": 1.5,
-            "justext": 1.0,
+            "trafilatura_recall": 0.0,
+            "resiliparse": 1.5,
+            "readability": 0.5,
+            "justext": 1.5,
             "boilerpy3": 1.0,
         },
-        4.25,
+        1.75,
+        0.97,
     ),
 }
 VOTERS = tuple(VOTE_RULES["latin"].weights)

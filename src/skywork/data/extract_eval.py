@@ -217,7 +217,7 @@ def voted_page(page: dict, outputs: dict[str, str], visible: bool, folds: int = 
 
 WEIGHT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 THRESHOLD_GRID = tuple(float(t) for t in np.arange(0.5, 8.01, 0.25).round(2))
-AGREEMENT_GRID = (1.01, 0.99, 0.98, 0.97, 0.95, 0.9, 0.85, 0.8)
+AGREEMENT_GRID = (1.01, 0.99, 0.98, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.0)  # 0: trafilatura alone
 
 
 def macro_f1(pages: Sequence[VotedPage], weights: np.ndarray, threshold: float) -> float:
