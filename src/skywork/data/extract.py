@@ -4,9 +4,9 @@ Chinese-aware line cleanup.
 Every extractor in the field keeps some boilerplate and drops some content, and they err on different lines.
 The page is rendered once in full (one line per block element); each line gets the summed weight of the
 extractors whose output contains it, and the lines at or above a threshold are the main text, in page order.
-The weights and the threshold were fitted on the visible pages of three gold benchmarks and judged by
+The weights and the threshold were fitted per script (Latin, Han) on three gold benchmarks and judged by
 cross-validation (``skywork.data.extract_eval``; figures in docs/data.md). ``method="trafilatura"`` is the
-single-extractor path (about 3x cheaper).
+single-extractor path (trafilatura alone: about 2.5x faster).
 """
 
 from __future__ import annotations
