@@ -136,14 +136,16 @@ class InputValidity(SkyFilter):
 
 
 class HtmlExtraction(SkyFilter):
-    """Main-text extraction for HTML inputs (trafilatura + Chinese cleanup); other documents pass through."""
+    """Main-text extraction for HTML inputs (the extractor vote + Chinese cleanup); others pass through."""
 
     name = "html extraction"
     step_name = "extraction"
 
-    def __init__(self, output_dir: str | None, min_chars: int = 1, chinese_cleanup: bool = True):
+    def __init__(
+        self, output_dir: str | None, min_chars: int = 1, chinese_cleanup: bool = True, method: str = "vote"
+    ):
         super().__init__(output_dir)
-        self.min_chars, self.chinese_cleanup = min_chars, chinese_cleanup
+        self.min_chars, self.chinese_cleanup, self.method = min_chars, chinese_cleanup, method
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         html = doc.metadata.pop("_html", None)
@@ -151,7 +153,7 @@ class HtmlExtraction(SkyFilter):
             return True
         from skywork.data.extract import extract_main_text
 
-        text = extract_main_text(html, chinese_cleanup=self.chinese_cleanup)
+        text = extract_main_text(html, chinese_cleanup=self.chinese_cleanup, method=self.method)
         doc.text = text or ""
         if len(doc.text.strip()) < self.min_chars:
             return False, "no_main_text"
