@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from skywork.utils.cli_options import model_argument, output_option
+from skywork.utils.cli_options import model_argument, output_option, tokenizer_option
 
 app = typer.Typer(
     help="LongSkywork context extension: RoPE scaling of a model directory and chunk-interleaved "
@@ -51,4 +51,50 @@ def extend(
     console.print(
         f"wrote {out}: {method} x{factor:g} from {original_length} tokens, max_position_embeddings "
         f"{config.max_position_embeddings}, rope {config.rope_parameters}"
+    )
+
+
+@app.command()
+def cip(
+    stream: Path = typer.Argument(
+        ..., help="Input token stream of short documents (`skywork data tokenize`)."
+    ),
+    output: Path = output_option(help="Output directory; the CIP stream goes to OUTPUT/SOURCE/."),
+    tokenizer: Path = tokenizer_option("Tokenizer directory (default: the one the stream was built with)."),
+    source: str = typer.Option("cip", help="Name of the output stream."),
+    target_tokens: int = typer.Option(4096, help="Tokens per sample at most (the long stage's seq_len)."),
+    min_docs: int = typer.Option(3, help="Fewest documents per sample."),
+    max_docs: int = typer.Option(8, help="Most documents per sample (<= 26)."),
+    chunk_min: int = typer.Option(256, help="Chunks end at a sentence end at or after this many tokens..."),
+    chunk_max: int = typer.Option(1024, help="...and at or before this many."),
+    marker: str = typer.Option("[{name}] ", help="Text naming a chunk's document ({name} = A, B, ...)."),
+    no_markers: bool = typer.Option(False, "--no-markers", help="Interleave without document markers."),
+    long_min_tokens: int = typer.Option(
+        None, help="Documents this long are copied whole (default: target_tokens // 2)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the document order and the documents-per-sample draws."),
+) -> None:
+    """Chunk-interleaved pretraining samples (A1 B1 C1 A2 B2 ...) from a token stream, as a token stream."""
+    from skywork.longctx.cip import CIPConfig, build_cip_stream
+
+    if output is None:
+        raise typer.BadParameter("missing option --output")
+    config = CIPConfig(
+        target_tokens=target_tokens,
+        min_docs=min_docs,
+        max_docs=max_docs,
+        chunk_min=chunk_min,
+        chunk_max=chunk_max,
+        marker=None if no_markers else marker,
+        long_min_tokens=long_min_tokens,
+        seed=seed,
+    )
+    try:
+        meta = build_cip_stream(stream, output, config, tokenizer_dir=tokenizer, source=source)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    info = meta["cip"]
+    console.print(
+        f"[bold]{source}[/bold]: {info['samples']['cip']:,} CIP samples and {info['samples']['long']:,} natural "
+        f"long documents, {meta['tokens']:,} tokens from {info['input_docs']:,} documents -> {output / source}"
     )
