@@ -90,3 +90,26 @@ def test_lengths_in_tokens_with_a_tokenizer(tmp_path, tiny_tokenizer_dir, tiny_t
         table = record["messages"][0]["content"].split("\n\n")[0]
         tokens = len(tiny_tokenizer(table, add_special_tokens=False)["input_ids"])
         assert record["target_tokens"] <= tokens * 1.05 and tokens <= record["target_tokens"] * 1.1
+
+
+def test_cli_synl(tmp_path):
+    from typer.testing import CliRunner
+
+    from skywork.cli import app
+
+    args = [
+        "longctx",
+        "synl",
+        "-o",
+        str(tmp_path),
+        "--lengths",
+        "200",
+        "--train-tables",
+        "2",
+        "--heldout-tables",
+        "1",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "train.jsonl").read_text().splitlines()) == 6
+    assert json.loads((tmp_path / "manifest.json").read_text())["generator"]["name"] == "long_tables"

@@ -4,7 +4,8 @@
   llama3-style scaling through transformers' own RoPE parameters (``skywork longctx extend``).
 - ``cip``: chunk-interleaved pretraining samples (k short documents cut at sentence ends and interleaved
   round-robin) written as a token stream the pretraining mixture reads (``skywork longctx cip``).
-- ``cli``: the ``skywork longctx`` command group.
+- ``cli``: the ``skywork longctx`` command group (``extend``, ``cip``, and ``synl`` for the SynL tables of
+  ``skywork.data.synth.long_tables``).
 
 The needle-in-a-haystack test lives with the other evaluators (``skywork.eval.needle``).
 """

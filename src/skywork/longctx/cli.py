@@ -98,3 +98,34 @@ def cip(
         f"[bold]{source}[/bold]: {info['samples']['cip']:,} CIP samples and {info['samples']['long']:,} natural "
         f"long documents, {meta['tokens']:,} tokens from {info['input_docs']:,} documents -> {output / source}"
     )
+
+
+@app.command()
+def synl(
+    output: Path = output_option(help="Output directory for train.jsonl, heldout.jsonl and manifest.json."),
+    lengths: str = typer.Option(
+        "2048,4096", help="Comma-separated table lengths in tokens (2K-100K at scale)."
+    ),
+    train_tables: int = typer.Option(20, help="Tables in train.jsonl (three questions each)."),
+    heldout_tables: int = typer.Option(6, help="Tables in heldout.jsonl."),
+    tokenizer: Path = tokenizer_option("Tokenizer directory for exact token counts (default: an estimate)."),
+    seed: int = typer.Option(0, help="Random seed; the same seed writes the same files."),
+) -> None:
+    """Synthetic lengthy tables (SynL): chat-format long-SFT data with retrieval, CoT and global questions."""
+    from skywork.data.synth.long_tables import LongTables, LongTablesConfig
+
+    if output is None:
+        raise typer.BadParameter("missing option --output")
+    config = LongTablesConfig(
+        seed=seed,
+        lengths=[int(x) for x in lengths.split(",") if x.strip()],
+        train_tables=train_tables,
+        heldout_tables=heldout_tables,
+        tokenizer=str(tokenizer) if tokenizer else None,
+    )
+    try:
+        manifest = LongTables(config).generate(output)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    counts = {split: sum(kinds.values()) for split, kinds in manifest["questions"].items()}
+    console.print(f"wrote {counts['train']} train and {counts['heldout']} held-out questions to {output}")
