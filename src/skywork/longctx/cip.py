@@ -121,6 +121,7 @@ class CIPBuilder:
         }
         self.long_min = config.long_min_tokens or config.target_tokens // 2
         self.rng = np.random.default_rng(config.seed)
+        self.empty_docs = 0  # input documents with no content (only BOS/EOS): counted, nothing to interleave
 
     def content(self, index: int) -> tuple[np.ndarray, int, int]:
         """(stored document, start, end): ``doc[start:end]`` is its content, without its BOS and EOS."""
@@ -150,6 +151,8 @@ class CIPBuilder:
                     continue
                 if end > start:
                     group.append(_Piece(index, start, end))
+                else:
+                    self.empty_docs += 1
             if group:
                 yield self.interleave(group, queue)
 
@@ -221,7 +224,7 @@ def build_cip_stream(
             "docs": writer.total_docs,
             "tokens": writer.total_tokens,
             "shards": writer.close(),
-            "skipped": {},
+            "skipped": {"empty_docs": builder.empty_docs} if builder.empty_docs else {},
             "vocab_size": shards.vocab_size,
             "dtype": dtype.name,
             "bos_id": builder.bos,
@@ -232,6 +235,7 @@ def build_cip_stream(
                 "config": config.__dict__,
                 "samples": counts,
                 "tokens": tokens_by_kind,
+                "mean_cip_sample_tokens": tokens_by_kind["cip"] / max(1, counts["cip"]),
                 "input_docs": shards.num_docs,
                 "input_tokens": shards.num_tokens,
             },
