@@ -49,6 +49,7 @@ STAGE_GROUPS = [
     ("skywork.tokenizer.cli", "tokenizer"),
     ("skywork.train.cli", "train"),
     ("skywork.eval.cli", "eval"),
+    ("skywork.longctx.cli", "longctx"),
 ]
 
 for _module, _name in STAGE_GROUPS:

@@ -1,5 +1,5 @@
 """``skywork eval``: a whole suite (``run SUITE.yaml``), or one evaluator: domain loss, C-Eval / CMMLU / MMLU, GSM8K,
-the leakage test, n-gram overlap, lm-eval export.
+the leakage test, n-gram overlap, needle in a haystack, lm-eval export.
 
 Every single-evaluator command writes its results as JSON (``--output``, atomically) and prints a table; ``run``
 writes a directory (summary.json, results.json, plots). Heavy imports happen
@@ -264,6 +264,54 @@ def gsm8k(
         table.add_row(key, _fmt(res[key]))
     console.print(table)
     _write(output, res)
+
+
+@app.command()
+def needle(
+    model: Path = model_argument("Model directory."),
+    lengths: str = typer.Option("1024,2048,4096", help="Comma-separated prompt lengths in tokens."),
+    depths: str = typer.Option("0,25,50,75,100", help="Comma-separated depth percents of the first needle."),
+    needles: int = typer.Option(1, help="Needles per context, each asked for in its own prompt."),
+    haystack: list[Path] = typer.Option(
+        None, help="Haystack text / JSONL files or folders; repeat (default: the Paul Graham essays)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the needle values."),
+    max_new_tokens: int = typer.Option(12, help="Answer budget in tokens."),
+    batch_size: int = typer.Option(8, help="Questions generated together."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+    output: Path = output_option(
+        help="Output directory for summary.json, samples.jsonl and the heatmap PNG."
+    ),
+) -> None:
+    """Needle in a haystack: accuracy over context lengths x depths, deterministic scoring, heatmap + JSON."""
+    from skywork.eval.needle import NeedleConfig, run_needle, write_needle_results
+
+    config = NeedleConfig(
+        lengths=[int(x) for x in lengths.split(",") if x.strip()],
+        depths=[float(x) for x in depths.split(",") if x.strip()],
+        needles=needles,
+        haystack=[str(p) for p in haystack or []],
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+    )
+    try:
+        config.validate()
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    lm, tok = _load(model, tokenizer, dtype, device)
+    res = run_needle(lm, tok, config, progress=True)
+    table = Table(title=f"needle in a haystack ({needles} needle(s), mean {100 * res['accuracy']:.1f}%)")
+    table.add_column("depth %")
+    for length in res["lengths"]:
+        table.add_column(str(length), justify="right")
+    for depth, row in zip(res["depths"], res["grid"], strict=True):
+        table.add_row(f"{depth:g}", *(f"{100 * a:.0f}" for a in row))
+    console.print(table)
+    summary = write_needle_results(output or Path("runs") / "needle" / model.name, res, model=str(model))
+    console.print(f"[dim]summary written to {summary}[/dim]")
 
 
 @app.command()
