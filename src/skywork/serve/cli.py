@@ -134,7 +134,12 @@ def _serve_builtin(
         max_batch_rows=max_batch,
     )
     console.print(f"serving {model} with the builtin engine at {server.base_url}/v1 (Ctrl-C stops)")
-    server.serve_forever()
+    # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal to the handler found before it started
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     console.print("stopped")
 
 
