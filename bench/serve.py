@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,7 +131,14 @@ def generate_peer(model_dir: Path, dtype: str, max_tokens: int, sequential: int)
     model = load_model(model_dir, dtype=dtype)
     tokenizer = load(model_dir)
     tokenizer.padding_side = "left"
-    kwargs = dict(do_sample=False, max_new_tokens=max_tokens, min_new_tokens=max_tokens, pad_token_id=0)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs = dict(
+        do_sample=False,
+        max_new_tokens=max_tokens,
+        min_new_tokens=max_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     with torch.no_grad():
         model.generate(**tokenizer([PROMPTS[-1]], return_tensors="pt"), max_new_tokens=4, do_sample=False)
         start = time.perf_counter()
@@ -214,6 +222,7 @@ def main() -> None:
         }
     )
     report("serve", results)
+    shutil.rmtree(work, ignore_errors=True)
     for r in results:
         if "ttft_s" in r:
             print(f"TTFT {r['name']}: {r['ttft_s']:.3f} s")

@@ -2,11 +2,13 @@
 
 Why this shape: the generation engine decodes a fixed batch of prompts one step at a time (``_Batch.run``); it
 cannot add a prompt to a batch that is running. So the worker takes every waiting request that decodes with the
-same settings (all but ``max_tokens``, which is enforced per request), up to ``max_batch_rows`` rows, runs them as
-one batch, and after each step hands every request its new text. A request whose client went away, or that
+same settings (all but ``max_tokens``, which is enforced per request), up to ``max_batch_rows`` rows in all, as
+one batch, and after each step hands every request its new text. Requests that arrive while batches run become a
+new batch at the next step, and the worker steps the running batches in turn (one forward pass each), so a new
+request starts at once instead of waiting for the others to finish. A request whose client went away, or that
 reached its own ``max_tokens``, is marked finished, and the engine drops its row from the batch at the next step
-(``drop_finished_rows``): its slot costs nothing from then on. Requests that arrive meanwhile wait for the next
-batch. Continuous batching (joining a running batch) is vLLM's job; this server is the fallback.
+(``drop_finished_rows``): its slot costs nothing from then on. Merging batches (continuous batching) is vLLM's
+job; this server is the fallback.
 
 Results go back to the request's asyncio queue through ``loop.call_soon_threadsafe`` as :class:`Event` s.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from skywork.inference.engine import Completion, GenerationEngine, _Batch
@@ -123,21 +126,25 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _next_batch(self) -> list[GenerationRequest] | None:
+    def _take(self, room: int, block: bool) -> list[GenerationRequest] | None:
+        """Waiting requests for a new batch of at most ``room`` rows (None once closed).
+
+        ``block``: the worker is idle, so wait for a request, then ``gather_s`` for the ones sent with it.
+        """
         with self._cond:
-            while not self._waiting and not self._closed:
+            while block and not self._waiting and not self._closed:
                 self._cond.wait()
             if self._closed:
                 return None
-        time.sleep(self.gather_s)
+        if block:
+            time.sleep(self.gather_s)
         with self._cond:
             self._waiting = [r for r in self._waiting if not r.cancelled]
-            if not self._waiting:
+            if not self._waiting or self._waiting[0].params.n > room:
                 return []
             key, chosen, rows, rest = batch_key(self._waiting[0].params), [], 0, []
             for request in self._waiting:
-                fits = not chosen or rows + request.params.n <= self.max_batch_rows
-                if fits and batch_key(request.params) == key:
+                if batch_key(request.params) == key and rows + request.params.n <= room:
                     chosen.append(request)
                     rows += request.params.n
                 else:
@@ -147,18 +154,31 @@ class Scheduler:
             return chosen
 
     def _work(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            if not batch:
-                continue
-            try:
-                self._run(batch)
-            except Exception as err:  # a failed forward pass fails its requests, not the server
-                for request in batch:
-                    request.send(Event("error", text=f"generation failed: {type(err).__name__}: {err}"))
-            finally:
-                self.stats.running_rows = 0
+        """Step every running batch in turn; admit the requests waiting meanwhile as a new batch."""
+        runs: list[tuple[list[GenerationRequest], Iterator[int]]] = []
+        rows: dict[int, int] = {}  # id(run) -> rows still decoding
+        while True:
+            batch = self._take(self.max_batch_rows - sum(rows.values()), block=not runs)
+            if batch is None:
+                return
+            if batch:
+                runs.append((batch, self._steps(batch)))
+            for run in list(runs):
+                requests, steps = run
+                try:
+                    rows[id(run)] = next(steps)
+                    continue
+                except StopIteration:
+                    pass
+                except Exception as err:  # a failed forward pass fails its requests, not the server
+                    for request in requests:
+                        request.send(Event("error", text=f"generation failed: {type(err).__name__}: {err}"))
+                runs.remove(run)
+                rows.pop(id(run), None)
+            self.stats.running_rows = sum(rows.values())
 
-    def _run(self, requests: list[GenerationRequest]) -> None:
+    def _steps(self, requests: list[GenerationRequest]) -> Iterator[int]:
+        """Decode ``requests`` as one engine batch; yields the rows still decoding after each step."""
         n = requests[0].params.n
         params = requests[0].params.replace(max_new_tokens=max(r.params.max_new_tokens for r in requests))
         # indices all 0: a seeded row draws from seed + j whatever batch it runs in
@@ -167,7 +187,6 @@ class Scheduler:
         texts = [_RowText(hold) for _ in batch.flat_rows]
         reported = [False] * len(batch.flat_rows)
         self.stats.batches += 1
-        self.stats.running_rows = len(batch.flat_rows)
         self.stats.max_batch_rows = max(self.stats.max_batch_rows, len(batch.flat_rows))
         for _ in batch.run(None):
             for r, done in enumerate(reported):
@@ -180,7 +199,7 @@ class Scheduler:
                 elif batch.finish[r] is None and len(batch.tokens[r]) >= request.params.max_new_tokens:
                     batch.finish[r] = ("length", None)
                 self._report(request, batch, r, index, texts[r], reported)
-            self.stats.running_rows = reported.count(False)
+            yield reported.count(False)
 
     def _report(self, request, batch, r: int, index: int, text: _RowText, reported: list[bool]) -> None:
         finish = batch.finish[r]
