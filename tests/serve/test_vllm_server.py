@@ -2,10 +2,12 @@
 
 The assertions are the shared suite (``openai_suite.py``, also run against the builtin server) plus vLLM's
 logprobs. One server for the module (it takes about a minute to start on 2 CPU cores); skipped without
-``.venv-vllm`` (``make serve-setup``).
+``.venv-vllm`` (``make serve-setup``), failed instead where ``SKYWORK_REQUIRE_VLLM`` is set (CI).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -24,6 +26,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(served_model, tmp_path_factory):
     if find_vllm_python() is None:
+        if os.environ.get("SKYWORK_REQUIRE_VLLM"):  # CI: a broken `make serve-setup` must show red
+            pytest.fail("SKYWORK_REQUIRE_VLLM is set but there is no vLLM environment (.venv-vllm)")
         pytest.skip("no vLLM environment (.venv-vllm): create it with `make serve-setup`")
     model_dir, _ = served_model
     root = tmp_path_factory.mktemp("vllm")
