@@ -5,7 +5,8 @@ cannot add a prompt to a batch that is running. So the worker takes every waitin
 same settings (all but ``max_tokens``, which is enforced per request), up to ``max_batch_rows`` rows in all, as
 one batch, and after each step hands every request its new text. Requests that arrive while batches run become a
 new batch at the next step, and the worker steps the running batches in turn (one forward pass each), so a new
-request starts at once instead of waiting for the others to finish. A request whose client went away, or that
+request starts at once instead of waiting for the others to finish; at most ``max_running_batches`` (2) run at
+once, so a burst of requests groups into few batches rather than one forward pass per request. A request whose client went away, or that
 reached its own ``max_tokens``, is marked finished, and the engine drops its row from the batch at the next step
 (``drop_finished_rows``): its slot costs nothing from then on. Merging batches (continuous batching) is vLLM's
 job; this server is the fallback.
@@ -96,6 +97,9 @@ class Scheduler:
     engine: GenerationEngine
     max_batch_rows: int = 32
     gather_s: float = 0.01  # after the first request arrives, wait this long for the ones sent with it
+    max_running_batches: int = (
+        2  # more would cost a forward pass each per step; later arrivals wait and group
+    )
     stats: SchedulerStats = field(default_factory=SchedulerStats)
     _waiting: list[GenerationRequest] = field(default_factory=list, init=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False)
@@ -158,7 +162,8 @@ class Scheduler:
         runs: list[tuple[list[GenerationRequest], Iterator[int]]] = []
         rows: dict[int, int] = {}  # id(run) -> rows still decoding
         while True:
-            batch = self._take(self.max_batch_rows - sum(rows.values()), block=not runs)
+            room = self.max_batch_rows - sum(rows.values()) if len(runs) < self.max_running_batches else 0
+            batch = self._take(room, block=not runs)
             if batch is None:
                 return
             if batch:
