@@ -68,6 +68,18 @@ for _group, _command, _module, _func in CROSS_GROUP_COMMANDS:
         _groups[_group].command(_command)(getattr(_mod, _func))
 
 
+# Model-level commands defined in their own room: (group or None for top level, command, module, function).
+MODEL_COMMANDS = [
+    (None, "serve", "skywork.serve.cli", "serve"),
+    (None, "quantize", "skywork.serve.cli", "quantize"),
+    ("export", "gguf", "skywork.serve.cli", "export_gguf_command"),
+]
+for _group, _command, _module, _func in MODEL_COMMANDS:
+    _mod = optional_import(_module)
+    if _mod is not None:
+        (export_app if _group == "export" else app).command(_command)(getattr(_mod, _func))
+
+
 @app.command()
 def info(
     model: str = model_argument(

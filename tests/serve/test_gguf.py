@@ -88,7 +88,7 @@ def test_export_gguf_writes_the_llama_layout(tmp_path, tiny_tokenizer_dir, tiny_
 def test_export_gguf_command(tmp_path, tiny_tokenizer_dir):
     from typer.testing import CliRunner
 
-    from skywork.serve.cli import app
+    from skywork.cli import app
 
     model = build_tiny_model(vocab_size=1008, hidden_size=128, num_attention_heads=2, num_key_value_heads=2)
     src = save_model_dir(
@@ -98,6 +98,8 @@ def test_export_gguf_command(tmp_path, tiny_tokenizer_dir):
         architecture="SkyworkForCausalLM",
         tokenizer_dir=tiny_tokenizer_dir,
     )
-    result = CliRunner().invoke(app, ["export-gguf", str(src), str(tmp_path / "m.gguf"), "--outtype", "q8_0"])
+    result = CliRunner().invoke(
+        app, ["export", "gguf", str(src), "-o", str(tmp_path / "m.gguf"), "--outtype", "q8_0"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.gguf").stat().st_size > 0

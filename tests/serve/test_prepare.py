@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from skywork.serve.cli import app
+from skywork.cli import app
 from skywork.serve.prepare import prepare_vllm_dir
 from skywork.serve.vllm import ServeError, VLLMServer, check_exposure, is_loopback
 from skywork.tokenizer.chat import encode_chat
@@ -60,13 +60,14 @@ def test_non_loopback_host_needs_an_api_key():
         VLLMServer(Path("unused"), "x", host="0.0.0.0").start()  # refused before anything starts
 
 
-def test_cli_refuses_exposed_host_and_unbuilt_engine(served_model):
+def test_cli_refuses_exposed_host_without_a_key(served_model):
     model_dir, _ = served_model
     runner = CliRunner(env={"COLUMNS": "400", "SKYWORK_API_KEY": ""})
-    result = runner.invoke(app, ["serve", str(model_dir), "--host", "0.0.0.0", "--engine", "vllm"])
-    assert result.exit_code == 2 and "API key" in result.output, result.output
-    result = runner.invoke(app, ["serve", str(model_dir), "--engine", "builtin"])
-    assert result.exit_code == 2 and "not built yet" in result.output, result.output
+    for engine in ("vllm", "builtin"):  # refused before anything loads or starts
+        result = runner.invoke(app, ["serve", str(model_dir), "--host", "0.0.0.0", "--engine", engine])
+        assert result.exit_code == 2 and "API key" in result.output, result.output
+    result = runner.invoke(app, ["serve", str(model_dir), "--engine", "vllm", "--quantize", "int8"])
+    assert result.exit_code == 2 and "builtin" in result.output, result.output
 
 
 def test_auto_engine_is_vllm_when_its_environment_exists(tmp_path, monkeypatch):

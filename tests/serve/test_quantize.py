@@ -8,6 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from skywork.cli import app
 from skywork.model.checkpoint import save_model_dir
 from skywork.model.config import make_config
 from skywork.model.quantize import (
@@ -19,7 +20,6 @@ from skywork.model.quantize import (
     quantize_model,
     weight_bytes,
 )
-from skywork.serve.cli import app
 from skywork.testing import build_tiny_model
 
 
@@ -39,7 +39,7 @@ def source_dir(tmp_path_factory, tiny_tokenizer_dir):
 
 def test_quantize_command_writes_a_checkpoint_that_reloads(source_dir, tmp_path):
     src, model = source_dir
-    result = CliRunner().invoke(app, ["quantize", str(src), str(tmp_path / "int8"), "--method", "int8"])
+    result = CliRunner().invoke(app, ["quantize", str(src), "-o", str(tmp_path / "int8"), "--method", "int8"])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "int8" / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == "skywork-int8-weight-only"

@@ -1,5 +1,6 @@
-"""``serve MODEL`` (an OpenAI-compatible server), ``quantize MODEL OUT`` (int8), ``export-gguf MODEL OUT.gguf``.
+"""``serve MODEL`` (an OpenAI-compatible server), ``quantize MODEL -o OUT`` (int8), ``export-gguf MODEL -o F``.
 
+The main CLI registers them as ``skywork serve``, ``skywork quantize`` and ``skywork export gguf``.
 Heavy imports happen inside the commands so ``--help`` stays fast.
 """
 
@@ -10,6 +11,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+
+from skywork.utils.cli_options import (
+    device_option,
+    dtype_option,
+    legacy_argument,
+    model_argument,
+    output_option,
+    pick,
+)
 
 app = typer.Typer(
     help="Serve models through vLLM's OpenAI-compatible API; write int8 checkpoints and GGUF files.",
@@ -38,7 +48,7 @@ def resolve_engine(engine: str) -> str:
 
 @app.command("serve")
 def serve(
-    model: Path = typer.Argument(..., help="Model directory (ours, official Skywork, or plain LLaMA)."),
+    model: Path = model_argument("Model directory (ours, official Skywork, plain LLaMA, or int8)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --api-key."),
     port: int = typer.Option(8000, help="TCP port (0: any free port)."),
     engine: str = typer.Option("auto", help="auto (vllm when .venv-vllm exists), vllm or builtin."),
@@ -46,7 +56,7 @@ def serve(
         None, envvar="SKYWORK_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1 requests."
     ),
     max_model_len: int | None = typer.Option(None, help="Context length served (default: min(model, 4096))."),
-    quantize: str | None = typer.Option(None, help="Online quantization: int8 (not served by vLLM yet)."),
+    quantize: str | None = typer.Option(None, help="Online quantization: int8 (builtin engine only)."),
     served_model_name: str | None = typer.Option(None, help="Model name in the API (default: the dir name)."),
     kv_cache_gib: int = typer.Option(2, help="vLLM CPU KV-cache reservation in GiB (whole GiB)."),
     log_file: Path | None = typer.Option(None, help="Server log (default: next to the prepared directory)."),
@@ -54,6 +64,9 @@ def serve(
     enforce_eager: bool = typer.Option(
         False, "--enforce-eager", help="Skip vLLM's torch.compile warm-up: starts faster, generates slower."
     ),
+    dtype: str = dtype_option(help="Weights dtype of the builtin engine: fp32, bf16 or fp16 (vLLM: bf16)."),
+    device: str = device_option(),
+    max_batch_size: int = typer.Option(32, help="Builtin engine: most sequences decoded in one batch."),
 ) -> None:
     """Serve MODEL with the OpenAI API (/v1/models, /v1/completions, /v1/chat/completions, /health)."""
     from skywork.serve.prepare import prepare_vllm_dir
@@ -64,16 +77,15 @@ def serve(
         check_exposure(host, api_key)
     except ServeError as err:
         raise typer.BadParameter(str(err), param_hint="--host") from None
+    if quantize is not None and quantize != "int8":
+        raise typer.BadParameter(f"unknown quantization {quantize!r}; choose int8", param_hint="--quantize")
     if chosen == "builtin":
-        raise typer.BadParameter(
-            "the built-in server is not built yet; create the vLLM environment with `make serve-setup` "
-            "and use --engine vllm",
-            param_hint="--engine",
-        )
+        _serve_builtin(model, host, port, api_key, max_model_len, quantize, served_model_name, dtype, device,
+                       max_batch_size)  # fmt: skip
+        return
     if quantize is not None:
         raise typer.BadParameter(
-            f"--quantize {quantize} is not available with the vllm engine yet "
-            "(write an int8 checkpoint with `skywork quantize` for the transformers path)",
+            f"--quantize {quantize} is not available with the vllm engine yet (use --engine builtin)",
             param_hint="--quantize",
         )
     console.print(f"preparing {model} for vLLM ...")
@@ -104,14 +116,44 @@ def serve(
         raise typer.Exit(1) from None
 
 
+def _serve_builtin(
+    model, host, port, api_key, max_model_len, quantize, name, dtype, device, max_batch
+) -> None:
+    from skywork.serve.builtin import BuiltinServer
+
+    server = BuiltinServer(
+        model,
+        served_model_name=name,
+        host=host,
+        port=port,
+        api_key=api_key,
+        max_model_len=max_model_len,
+        dtype=dtype,
+        device=device,
+        quantize=quantize,
+        max_batch_rows=max_batch,
+    )
+    console.print(f"serving {model} with the builtin engine at {server.base_url}/v1 (Ctrl-C stops)")
+    # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal to the handler found before it started
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    console.print("stopped")
+
+
 @app.command("quantize")
 def quantize(
-    model: Path = typer.Argument(..., help="Model directory to quantize."),
-    out: Path = typer.Argument(..., help="Output directory (int8 safetensors + config + tokenizer)."),
+    model: Path = model_argument("Model directory to quantize."),
+    output: Path = output_option(help="Output directory (int8 safetensors + config + tokenizer)."),
     method: str = typer.Option("int8", help="int8: weight-only, per-channel symmetric (torchao's scheme)."),
+    out: Path = legacy_argument(),
 ) -> None:
     """Write an int8 checkpoint of MODEL that reloads with skywork.model.quantize.load_quantized."""
     from skywork.model.quantize import METHODS, quantize_checkpoint, weight_bytes
+
+    out = pick(output, out, "--output", "the OUT argument", required=True)
 
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -124,12 +166,15 @@ def quantize(
 
 @app.command("export-gguf")
 def export_gguf_command(
-    model: Path = typer.Argument(..., help="Model directory (with the SentencePiece tokenizer.model)."),
-    out: Path = typer.Argument(..., help="Output .gguf file."),
+    model: Path = model_argument("Model directory (with the SentencePiece tokenizer.model)."),
+    output: Path = output_option(help="Output .gguf file."),
     outtype: str = typer.Option("f16", help="f16, or q8_0 (llama.cpp's 8-bit blocks)."),
+    out: Path = legacy_argument(),
 ) -> None:
-    """Write MODEL as a llama-architecture GGUF file for llama.cpp (lead: register as `skywork export gguf`)."""
+    """Write MODEL as a llama-architecture GGUF file for llama.cpp (`skywork export gguf`)."""
     from skywork.model.gguf import OUT_TYPES, export_gguf
+
+    out = pick(output, out, "--output", "the OUT argument", required=True)
 
     if outtype not in OUT_TYPES:
         raise typer.BadParameter(f"unknown type {outtype!r}; choose one of {', '.join(OUT_TYPES)}")
