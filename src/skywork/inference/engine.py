@@ -63,7 +63,7 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-class _Batch:
+class DecodeBatch:
     """Prompts of one shared-prefix length, ``n`` rows each, decoded one step per iteration of :meth:`run`."""
 
     def __init__(
@@ -244,7 +244,7 @@ class GenerationEngine:
         suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
         results: list[list[Completion]] = [[] for _ in prompt_ids]
         for first, indices in prefix_batches(shared, suffix_lengths, max(1, self.batch_size // n)):
-            batch = _Batch(self, params, [prompt_ids[i] for i in indices], indices, first)
+            batch = DecodeBatch(self, params, [prompt_ids[i] for i in indices], indices, first)
             for _ in batch.run(prefix):
                 pass
             for k, i in enumerate(indices):
@@ -260,7 +260,7 @@ class GenerationEngine:
         params = params or SamplingParams()
         if params.n != 1:
             raise ValueError("stream() produces one completion; use generate() for n > 1")
-        batch = _Batch(self, params, [self.encode(prompt)], [0], 0)
+        batch = DecodeBatch(self, params, [self.encode(prompt)], [0], 0)
         hold = max((len(s) for s in params.stop), default=1) - 1
         emitted = ""
         for _ in batch.run(None):

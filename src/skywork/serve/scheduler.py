@@ -1,6 +1,6 @@
 """The built-in server's scheduler: requests wait in a queue, one worker thread decodes them in batches.
 
-Why this shape: the generation engine decodes a fixed batch of prompts one step at a time (``_Batch.run``); it
+Why this shape: the generation engine decodes a fixed batch of prompts one step at a time (``DecodeBatch.run``); it
 cannot add a prompt to a batch that is running. So the worker takes every waiting request that decodes with the
 same settings (all but ``max_tokens``, which is enforced per request), up to ``max_batch_rows`` rows in all, as
 one batch, and after each step hands every request its new text. Requests that arrive while batches run become a
@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from skywork.inference.engine import Completion, GenerationEngine, _Batch
+from skywork.inference.engine import Completion, DecodeBatch, GenerationEngine
 from skywork.inference.sampling import SamplingParams
 
 CANCELLED = "cancelled"  # finish reason of a row whose client disconnected (never sent to a client)
@@ -187,7 +187,7 @@ class Scheduler:
         n = requests[0].params.n
         params = requests[0].params.replace(max_new_tokens=max(r.params.max_new_tokens for r in requests))
         # indices all 0: a seeded row draws from seed + j whatever batch it runs in
-        batch = _Batch(self.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0)
+        batch = DecodeBatch(self.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0)
         hold = max((len(s) for s in params.stop), default=1) - 1
         texts = [_RowText(hold) for _ in batch.flat_rows]
         reported = [False] * len(batch.flat_rows)
