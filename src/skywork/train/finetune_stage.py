@@ -69,7 +69,12 @@ def lora_wrapper(config) -> Callable | None:
     from skywork.utils.device import resolve_device
 
     check_quantization(config.lora.quantize, torch.device(resolve_device(config.device)))
-    return lambda model: apply_lora(model, config.lora, config.model.init_from)
+
+    def wrap(model):
+        torch.manual_seed(config.seed)  # LoRA's A matrices are drawn at random: the same adapter every run
+        return apply_lora(model, config.lora, config.model.init_from)
+
+    return wrap
 
 
 def run_finetune_stage(
