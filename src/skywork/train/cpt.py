@@ -100,3 +100,8 @@ def run_cpt(config: CPTConfig, resume: str | None = "auto") -> dict:
         None,
         extra,
     )
+
+
+def run_cpt_stage(config: CPTConfig, ctx) -> dict:
+    """The recipe's ``cpt`` stage (registered in skywork.recipe.kinds): run_cpt, resuming a killed recipe."""
+    return {"summary": run_cpt(config, resume="auto")}

@@ -232,3 +232,8 @@ def run_sft(config: SFTConfig, resume: str | None = "auto") -> dict:
 
     hook = sampler if config.data.samples > 0 else None
     return run_finetune_stage(config, make_batches, "sft", resume, hook, extra)
+
+
+def run_sft_stage(config: SFTConfig, ctx) -> dict:
+    """The recipe's ``sft`` stage (registered in skywork.recipe.kinds): run_sft, resuming a killed recipe."""
+    return {"summary": run_sft(config, resume="auto")}
