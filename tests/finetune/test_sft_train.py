@@ -65,3 +65,22 @@ def test_sft_resume_follows_the_uninterrupted_trajectory(tmp_path, base_model_di
     assert sorted(got) == sorted(expected) == list(range(1, 9))
     for step in expected:
         assert abs(got[step] - expected[step]) < 1e-6, (step, got[step], expected[step])
+
+
+def test_sft_and_cpt_are_recipe_stage_kinds():
+    from skywork.recipe.kinds import KINDS
+    from skywork.train.finetune_config import CPTConfig, SFTConfig
+
+    assert KINDS["sft"].config_class() is SFTConfig and KINDS["cpt"].config_class() is CPTConfig
+    assert KINDS["sft"].output_field == "output_dir"
+
+
+def test_sft_without_a_base_model_fails_naming_the_key(tmp_path, sft_rows_file):
+    import pytest
+
+    from skywork.train.sft import run_sft
+    from skywork.utils.io import InputError
+
+    config = sft_config(tmp_path / "run", tmp_path / "missing", [sft_rows_file])
+    with pytest.raises(InputError, match="model.init_from"):
+        run_sft(config, resume="never")
