@@ -168,9 +168,8 @@ def _train(
         peak * runtime.world,
     )
     last_loss, last_val, stopped_early = float("nan"), {}, None
-    with progress(
-        hooks.summary_kind, total=config.max_steps, enabled=config.progress and runtime.is_main
-    ) as bar:
+    description = "pretraining" if hooks.summary_kind == "pretrain" else hooks.summary_kind
+    with progress(description, total=config.max_steps, enabled=config.progress and runtime.is_main) as bar:
         bar.update(completed=state.step)
         while state.step < config.max_steps:
             t0 = time.perf_counter()
