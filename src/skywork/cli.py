@@ -250,6 +250,25 @@ def export_llama_cmd(
     console.print(f"wrote {out}")
 
 
+@export_app.command("merge-lora")
+def export_merge_lora_cmd(
+    adapter: Path = typer.Argument(
+        ..., metavar="ADAPTER", help="LoRA adapter directory (skywork train sft/cpt)."
+    ),
+    output: Path = output_option(help="Output directory for the merged model (a plain model directory)."),
+    base: Path = typer.Option(
+        None, "--base", help="Base model directory (default: the adapter's own record)."
+    ),
+) -> None:
+    """Merge a LoRA adapter into its base model (fp32) and write a plain model directory with the tokenizer."""
+    from skywork.finetune.lora import merge_lora
+
+    if output is None:
+        raise typer.BadParameter("give --output/-o")
+    merge_lora(adapter, output, base)
+    console.print(f"wrote {output}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -414,3 +414,51 @@ def export_lm_eval_cmd(
     console.print(
         f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {out} --tasks {info['group']}"
     )
+
+
+@app.command()
+def chat(
+    model_dir: Path = model_argument(
+        "Chat model directory, or a LoRA adapter directory (its base is loaded)."
+    ),
+    prompts: Path = typer.Option(
+        ..., "--prompts", help="Chat eval JSONL ({content: [...], class}), e.g. skywork_13b_chat_eval.jsonl."
+    ),
+    output: Path = output_option(help="Output directory (answers.jsonl, answers.html, summary.json)."),
+    limit: int = limit_option(),
+    max_new_tokens: int = typer.Option(
+        1000, "--max-new-tokens", help="Tokens per answer (official demo: 1000)."
+    ),
+    batch_size: int = typer.Option(8, "--batch-size", help="Prompts generated together."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (answer i uses seed + i)."),
+    tokenizer: Path = _TOKENIZER,
+    dtype: str = _DTYPE,
+    device: str = _DEVICE,
+) -> None:
+    """Creative-writing chat evaluation: answers with the official sampling settings, metrics per class."""
+    from skywork.finetune.chat_eval import run_chat_eval
+    from skywork.finetune.lora import is_adapter_dir, load_adapter_model
+
+    if is_adapter_dir(model_dir):
+        from skywork import tokenizer as tok
+        from skywork.utils.device import resolve_device
+
+        model = load_adapter_model(model_dir).to(resolve_device(device))
+        tok_ = tok.load(tokenizer or model_dir)
+    else:
+        model, tok_ = _load(model_dir, tokenizer, dtype, device)
+    out = output or Path("runs/chat_eval") / model_dir.name
+    result = run_chat_eval(model, tok_, prompts, out, limit, max_new_tokens, batch_size, seed, str(model_dir))
+    table = Table("class", "answers", "length", "stopped", "lang match", "rep 4-gram", "distinct-2")
+    for name, m in [("overall", result["overall"]), *result["by_class"].items()]:
+        table.add_row(
+            name,
+            str(m["answers"]),
+            f"{m['length']:.0f}",
+            f"{m['stopped']:.2f}",
+            f"{m['language_match']:.2f}",
+            f"{m['repeated_4gram']:.3f}",
+            f"{m['distinct_2']:.3f}",
+        )
+    console.print(table)
+    console.print(f"[dim]answers, page and summary in {out}[/dim]")

@@ -55,6 +55,22 @@ KINDS: dict[str, StageKind] = {
         input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
         help="Pretraining (stage 1, or stage 2 with init_from and a STEM ramp): skywork.train.pretrain.",
     ),
+    "sft": StageKind(
+        "sft",
+        lambda: stages.capability("skywork.train.finetune_config", "SFTConfig"),
+        lambda config, ctx: stages.capability("skywork.train.sft", "run_sft_stage")(config, ctx),
+        output_field="output_dir",
+        input_fields=("tokenizer", "model.init_from", "data.files", "data.validation_files"),
+        help="Supervised fine-tuning (full or LoRA), packed without cross-contamination: skywork.train.sft.",
+    ),
+    "cpt": StageKind(
+        "cpt",
+        lambda: stages.capability("skywork.train.finetune_config", "CPTConfig"),
+        lambda config, ctx: stages.capability("skywork.train.cpt", "run_cpt_stage")(config, ctx),
+        output_field="output_dir",
+        input_fields=("tokenizer", "model.init_from", "data.files"),
+        help="Continued pretraining on raw JSONL/text in fixed blocks (full or LoRA): skywork.train.cpt.",
+    ),
     "evaluate": StageKind(
         "evaluate",
         stages._evaluate_config,

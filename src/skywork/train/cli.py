@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(
-    help="Pretraining: two-stage schedules on packed token shards, single process or under torchrun.",
+    help="Pretraining (two-stage schedules on packed token shards), continued pretraining and SFT, single "
+    "process or under torchrun.",
     no_args_is_help=True,
 )
 
@@ -75,6 +76,60 @@ def pretrain(
         )
 
 
+def _run_finetune(kind: str, config_path: Path, resume: str) -> None:
+    import logging
+    import os
+
+    from rich.console import Console
+
+    from skywork.train.finetune_config import CPTConfig, SFTConfig
+    from skywork.utils.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if kind == "sft":
+        from skywork.train.sft import run_sft as run
+
+        config = load_config(SFTConfig, config_path)
+    else:
+        from skywork.train.cpt import run_cpt as run
+
+        config = load_config(CPTConfig, config_path)
+    summary = run(config, resume=resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        Console().print(
+            f"done: {summary['steps']} steps, loss {summary['final_loss']:.4f}, val {summary['val_loss']}"
+            f"{' (LoRA adapter)' if summary.get('lora') else ''} -> {summary['final_dir']}"
+        )
+
+
+_RESUME_HELP = "auto: continue from the newest valid checkpoint if any; never: start fresh; or a path."
+
+
+@app.command()
+def sft(
+    config_path: Path = typer.Argument(
+        ..., help="SFTConfig YAML (docs/finetuning.md; `skywork train keys sft`)."
+    ),
+    resume: str = typer.Option("auto", help=_RESUME_HELP),
+) -> None:
+    """Supervised fine-tuning (full or LoRA) from a model directory, packed without cross-contamination.
+
+    Multi-process: torchrun --nproc_per_node N -m skywork.cli train sft CONFIG.yaml
+    """
+    _run_finetune("sft", config_path, resume)
+
+
+@app.command()
+def cpt(
+    config_path: Path = typer.Argument(
+        ..., help="CPTConfig YAML (docs/finetuning.md; `skywork train keys cpt`)."
+    ),
+    resume: str = typer.Option("auto", help=_RESUME_HELP),
+) -> None:
+    """Continued pretraining (full or LoRA) from a model directory on raw JSONL/text, in fixed blocks."""
+    _run_finetune("cpt", config_path, resume)
+
+
 @app.command()
 def plot(
     run_dir: Path = typer.Argument(..., help="A pretraining run directory (holds metrics.jsonl)."),
@@ -93,12 +148,18 @@ def plot(
 
 
 @app.command("keys")
-def keys_command() -> None:
-    """Print every PretrainConfig key (nested keys dotted) with its default and meaning."""
+def keys_command(
+    kind: str = typer.Argument("pretrain", help="Which config: pretrain, sft or cpt."),
+) -> None:
+    """Print every config key (nested keys dotted) with its default and meaning."""
     from skywork.train.config import PretrainConfig
+    from skywork.train.finetune_config import CPTConfig, SFTConfig
     from skywork.utils.cli_options import print_keys
 
-    print_keys(PretrainConfig, title="pretraining config keys")
+    configs = {"pretrain": PretrainConfig, "sft": SFTConfig, "cpt": CPTConfig}
+    if kind not in configs:
+        raise typer.BadParameter(f"unknown config {kind!r} (pretrain, sft, cpt)")
+    print_keys(configs[kind], title=f"{kind} config keys")
 
 
 if __name__ == "__main__":  # python -m skywork.train.cli pretrain CONFIG.yaml (also: torchrun -m ...)

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -54,6 +54,23 @@ log = logging.getLogger("skywork.train")
 BatchSourceFactory = Callable[[PretrainConfig, int, object], BatchSource]  # (config, world size, tokenizer)
 
 
+@dataclass
+class StageHooks:
+    """What a later stage (SFT, CPT, LoRA) changes in the loop; every field's default is pretraining's behaviour.
+
+    ``wrap_model(model)`` returns the model to train (e.g. PEFT-wrapped) before it is moved and wrapped for DDP;
+    ``on_validation(model, step)`` returns extra metrics-row fields after each validation (sample answers);
+    ``save_final(final_dir, model, model_state, model_config, tokenizer_dir)`` writes ``final/`` (adapters
+    instead of full weights); ``summary_kind`` and ``summary_extra`` shape ``summary.json``.
+    """
+
+    wrap_model: Callable | None = None
+    on_validation: Callable | None = None
+    save_final: Callable | None = None
+    summary_kind: str = "pretrain"
+    summary_extra: dict = field(default_factory=dict)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss was NaN/Inf for ``max_bad_steps`` optimizer steps in a row."""
 
@@ -76,16 +93,24 @@ def run_pretraining(config: PretrainConfig, resume: str | None = "auto") -> dict
     return train(config, pretrain_batches, resume)
 
 
-def train(config: PretrainConfig, make_batches: BatchSourceFactory, resume: str | None = "auto") -> dict:
-    """Run the loop on the batches ``make_batches(config, world_size, tokenizer)`` provides."""
+def train(
+    config: PretrainConfig,
+    make_batches: BatchSourceFactory,
+    resume: str | None = "auto",
+    hooks: StageHooks | None = None,
+) -> dict:
+    """Run the loop on the batches ``make_batches(config, world_size, tokenizer)`` provides (``hooks``: see
+    :class:`StageHooks`)."""
     runtime = parallel.init_runtime(config)
     try:
-        return _train(config, make_batches, resume, runtime)
+        return _train(config, make_batches, resume, runtime, hooks or StageHooks())
     finally:
         parallel.shutdown(runtime)
 
 
-def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, runtime: Runtime) -> dict:
+def _train(
+    config: PretrainConfig, make_batches: BatchSourceFactory, resume, runtime: Runtime, hooks: StageHooks
+) -> dict:
     from skywork.model import flops_per_token
     from skywork.tokenizer import load as load_tokenizer
 
@@ -104,6 +129,8 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
     tokenizer = load_tokenizer(Path(config.tokenizer))
     model = build_model(config, len(tokenizer), device)
     model_config = model.config
+    if hooks.wrap_model is not None:
+        model = hooks.wrap_model(model)
     model.to(device)
     if config.activation_checkpointing:
         enable_activation_checkpointing(model)
@@ -141,7 +168,8 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
         peak * runtime.world,
     )
     last_loss, last_val, stopped_early = float("nan"), {}, None
-    with progress("pretraining", total=config.max_steps, enabled=config.progress and runtime.is_main) as bar:
+    description = "pretraining" if hooks.summary_kind == "pretrain" else hooks.summary_kind
+    with progress(description, total=config.max_steps, enabled=config.progress and runtime.is_main) as bar:
         bar.update(completed=state.step)
         while state.step < config.max_steps:
             t0 = time.perf_counter()
@@ -204,6 +232,8 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
                 last_val = evaluate(model, validation, config, device, loss_fn)
                 row = row or {"step": state.step, "tokens": state.tokens}
                 row["val_loss"] = last_val
+                if hooks.on_validation is not None:
+                    row.update(hooks.on_validation(model, state.step))
             if row is not None:
                 metrics.write(row)
             if state.step % config.save_every == 0 or state.step == config.max_steps:
@@ -243,8 +273,12 @@ def _train(config: PretrainConfig, make_batches: BatchSourceFactory, resume, run
         "metrics": str(out_dir / "metrics.jsonl"),
     }
     if runtime.is_main:
-        save_final(final_dir, model_config, model_state, Path(config.tokenizer))
-        summary.update(write_stage_summary(out_dir, summary, config))
+        if hooks.save_final is not None:
+            hooks.save_final(final_dir, model, model_state, model_config, Path(config.tokenizer))
+        else:
+            save_final(final_dir, model_config, model_state, Path(config.tokenizer))
+        summary.update(hooks.summary_extra)
+        summary.update(write_stage_summary(out_dir, summary, config, hooks.summary_kind))
     return summary
 
 
@@ -357,7 +391,7 @@ def resume_from(
     return TrainState(saved["step"], saved["tokens"], saved["skipped_steps"], saved["bad_in_row"])
 
 
-def write_stage_summary(out_dir: Path, summary: dict, config: PretrainConfig) -> dict:
+def write_stage_summary(out_dir: Path, summary: dict, config: PretrainConfig, kind: str = "pretrain") -> dict:
     """Plots and ``summary.json`` (the stage contract, docs/pretraining.md); returns the keys added to the summary."""
     from skywork.train.plots import earlier_stages, plot_run
     from skywork.utils.summary import write_summary
@@ -368,5 +402,5 @@ def write_stage_summary(out_dir: Path, summary: dict, config: PretrainConfig) ->
         **history_totals(read_metrics(out_dir / "metrics.jsonl")),
     }
     plots = plot_run(out_dir, previous) if config.plots else {}
-    write_summary(out_dir, "pretrain", {**summary, **added}, plots=plots)
+    write_summary(out_dir, kind, {**summary, **added}, plots=plots)
     return added

@@ -103,8 +103,9 @@ def measure_matmul_peak(device: torch.device, size: int = 2048, seconds: float =
     key = str(device)
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
-    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
-    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    own = torch.Generator(device=device).manual_seed(0)  # leave the global RNG (dropout, resume) untouched
+    a = torch.randn(size, size, device=device, dtype=torch.bfloat16, generator=own)
+    b = torch.randn(size, size, device=device, dtype=torch.bfloat16, generator=own)
     for _ in range(2):
         a @ b
     synchronize(device)
