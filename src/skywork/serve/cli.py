@@ -15,10 +15,8 @@ from rich.console import Console
 from skywork.utils.cli_options import (
     device_option,
     dtype_option,
-    legacy_argument,
     model_argument,
     output_option,
-    pick,
 )
 
 app = typer.Typer(
@@ -146,39 +144,33 @@ def _serve_builtin(
 @app.command("quantize")
 def quantize(
     model: Path = model_argument("Model directory to quantize."),
-    output: Path = output_option(help="Output directory (int8 safetensors + config + tokenizer)."),
+    output: Path = output_option(..., help="Output directory (int8 safetensors + config + tokenizer)."),
     method: str = typer.Option("int8", help="int8: weight-only, per-channel symmetric (torchao's scheme)."),
-    out: Path = legacy_argument(),
 ) -> None:
     """Write an int8 checkpoint of MODEL that reloads with skywork.model.quantize.load_quantized."""
     from skywork.model.quantize import METHODS, quantize_checkpoint, weight_bytes
-
-    out = pick(output, out, "--output", "the OUT argument", required=True)
 
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     from skywork.model.quantize import load_quantized
 
-    quantize_checkpoint(model, out, method=method)
-    size = weight_bytes(load_quantized(out)) / 2**20
-    console.print(f"wrote {out} ({method}, {size:.1f} MiB of weights)")
+    quantize_checkpoint(model, output, method=method)
+    size = weight_bytes(load_quantized(output)) / 2**20
+    console.print(f"wrote {output} ({method}, {size:.1f} MiB of weights)")
 
 
 @app.command("export-gguf")
 def export_gguf_command(
     model: Path = model_argument("Model directory (with the SentencePiece tokenizer.model)."),
-    output: Path = output_option(help="Output .gguf file."),
+    output: Path = output_option(..., help="Output .gguf file."),
     outtype: str = typer.Option("f16", help="f16, or q8_0 (llama.cpp's 8-bit blocks)."),
-    out: Path = legacy_argument(),
 ) -> None:
     """Write MODEL as a llama-architecture GGUF file for llama.cpp (`skywork export gguf`)."""
     from skywork.model.gguf import OUT_TYPES, export_gguf
 
-    out = pick(output, out, "--output", "the OUT argument", required=True)
-
     if outtype not in OUT_TYPES:
         raise typer.BadParameter(f"unknown type {outtype!r}; choose one of {', '.join(OUT_TYPES)}")
-    path = export_gguf(model, out, outtype=outtype)
+    path = export_gguf(model, output, outtype=outtype)
     console.print(f"wrote {path} ({outtype}, {path.stat().st_size / 2**20:.1f} MiB)")
 
 
