@@ -22,6 +22,7 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
+    sampling_options,
     tokenizer_option,
 )
 from skywork.utils.device import resolve_device
@@ -123,53 +124,19 @@ def info(
     console.print(table)
 
 
-def _sampling(
-    max_new_tokens: int,
-    greedy: bool,
-    temperature: float,
-    top_p: float,
-    top_k: int,
-    repetition_penalty: float,
-    seed: int | None,
-):
-    """The engine's settings; ``--greedy`` keeps the repetition penalty, as transformers' greedy search does."""
-    from skywork.inference import SamplingParams
-
-    return SamplingParams(
-        max_new_tokens=max_new_tokens,
-        temperature=0.0 if greedy else temperature,
-        top_p=top_p,
-        top_k=top_k,
-        repetition_penalty=repetition_penalty,
-        seed=seed,
-    )
-
-
-_MAX_NEW = typer.Option(256, help="Maximum new tokens.")
-_GREEDY = typer.Option(False, "--greedy", help="Greedy decoding instead of the official sampling settings.")
-_TEMP = typer.Option(0.95, help="Sampling temperature (official demo: 0.95).")
-_TOP_P = typer.Option(0.8, help="Nucleus sampling mass (official demo: 0.8).")
-_TOP_K = typer.Option(5, help="Top-k sampling (official demo: 5).")
-_REP = typer.Option(1.1, help="Repetition penalty (official demo: 1.1).")
-_SEED = typer.Option(None, help="Random seed for reproducible sampling.")
 _DTYPE = dtype_option()
 _DEVICE = device_option()
 
 
 @app.command()
+@sampling_options
 def generate(
     model_dir: Path = model_argument(),
     prompt: str = typer.Option(..., "--prompt", "-p", help="Text to continue."),
     tokenizer: Path = tokenizer_option(),
-    max_new_tokens: int = _MAX_NEW,
-    greedy: bool = _GREEDY,
-    temperature: float = _TEMP,
-    top_p: float = _TOP_P,
-    top_k: int = _TOP_K,
-    repetition_penalty: float = _REP,
-    seed: int = _SEED,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    sampling=None,
 ) -> None:
     """Continue a prompt, streaming tokens as they are produced."""
     from skywork import tokenizer as tok
@@ -178,7 +145,6 @@ def generate(
 
     model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
     tk = tok.load(tokenizer or model_dir)
-    sampling = _sampling(max_new_tokens, greedy, temperature, top_p, top_k, repetition_penalty, seed)
     sys.stdout.write(prompt)
     for piece in generate_text(model, tk, prompt, sampling):
         sys.stdout.write(piece)
@@ -187,19 +153,14 @@ def generate(
 
 
 @app.command()
+@sampling_options
 def chat(
     model_dir: Path = model_argument(),
     tokenizer: Path = tokenizer_option(),
     system: str = typer.Option(None, help="Optional system text prefixed to the first prompt."),
-    max_new_tokens: int = _MAX_NEW,
-    greedy: bool = _GREEDY,
-    temperature: float = _TEMP,
-    top_p: float = _TOP_P,
-    top_k: int = _TOP_K,
-    repetition_penalty: float = _REP,
-    seed: int = _SEED,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    sampling=None,
 ) -> None:
     """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits."""
     from skywork import tokenizer as tok
@@ -210,7 +171,7 @@ def chat(
     session = ChatSession(
         model,
         tok.load(tokenizer or model_dir),
-        _sampling(max_new_tokens, greedy, temperature, top_p, top_k, repetition_penalty, seed),
+        sampling,
         system=system,
     )
     console.print("[dim]Type a message; /reset clears the conversation, /exit quits.[/dim]")

@@ -91,3 +91,47 @@ def print_keys(cls: type, title: str | None = None) -> None:
     for row in describe(cls):
         table.add_row(*row)
     Console().print(table)
+
+
+# name, type, typer option: the generation flags shared by every command that samples text
+_SAMPLING_FLAGS: list[tuple[str, type, Any]] = [
+    ("max_new_tokens", int, typer.Option(256, help="Maximum new tokens.")),
+    ("greedy", bool, typer.Option(False, "--greedy", help="Greedy decoding instead of the official sampling.")),
+    ("temperature", float, typer.Option(0.95, help="Sampling temperature (official demo: 0.95).")),
+    ("top_p", float, typer.Option(0.8, help="Nucleus sampling mass (official demo: 0.8).")),
+    ("top_k", int, typer.Option(5, help="Top-k sampling (official demo: 5).")),
+    ("repetition_penalty", float, typer.Option(1.1, help="Repetition penalty (official demo: 1.1).")),
+    ("seed", int, typer.Option(None, help="Random seed for reproducible sampling.")),
+]
+
+
+def sampling_options(command: Callable) -> Callable:
+    """Give a typer command the generation flags; it receives them as one ``SamplingParams`` named ``sampling``.
+
+    One declaration of ``--max-new-tokens --greedy --temperature --top-p --top-k --repetition-penalty --seed``
+    (the official demo's defaults) for ``generate``, ``chat`` and every later command that samples. ``--greedy``
+    means temperature 0 and keeps the repetition penalty, as transformers' greedy search does.
+    """
+    import inspect
+
+    signature = inspect.signature(command)
+    kept = [p for p in signature.parameters.values() if p.name != "sampling"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, kind, option in _SAMPLING_FLAGS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from skywork.inference import SamplingParams
+
+        flags = {name: kwargs.pop(name) for name, _, _ in _SAMPLING_FLAGS}
+        greedy = flags.pop("greedy")
+        if greedy:
+            flags["temperature"] = 0.0
+        return command(*args, sampling=SamplingParams(**flags), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+    hints = {k: v for k, v in getattr(command, "__annotations__", {}).items() if k != "sampling"}
+    wrapper.__annotations__ = {**hints, **{name: kind for name, kind, _ in _SAMPLING_FLAGS}}
+    return wrapper
