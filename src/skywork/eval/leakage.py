@@ -32,8 +32,8 @@ from skywork.eval.paired import benchmark_texts, load_pairs, score_pairs
 from skywork.eval.requests import RollingLoss
 
 DECISION_VERSION = 1
-PAIRED_MARGIN = 0.1  # nats/token: the mean paired gap must pass this (and its interval exclude zero)
-ITEM_THRESHOLD = 0.5  # nats/token: an item whose rephrasing is this much harder than its original is flagged
+PAIRED_MARGIN = 0.25  # nats/token: the test split is exposed when the excess's interval lies above this
+ITEM_THRESHOLD = 0.5  # nats/token: an item whose score (gap above the style offset) passes this is flagged
 
 
 def _bootstrap(sums: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -123,10 +123,10 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
 
 def _paired_verdict(call: str, d1: float, d2: float, d2_flag: bool, paired: dict) -> str:
     """The plain-words verdict when a paired reference was given; it says which signal drove the call."""
-    gap, (lo, hi) = paired["gap"], paired["ci"]
+    excess, (lo, hi) = paired["excess"], paired["excess_ci"]
     pair = (
-        f"paired gap = {gap:+.3f}, CI [{lo:+.3f}, {hi:+.3f}], margin {paired['margin']}; "
-        f"{paired['flagged']} of {paired['items']} items above {paired['item_threshold']}"
+        f"paired gap {paired['gap']:+.3f}, excess over the style offset {excess:+.3f}, CI [{lo:+.3f}, {hi:+.3f}], "
+        f"margin {paired['margin']}; {paired['flagged']} of {paired['items']} items above {paired['item_threshold']}"
     )
     train = (
         f" The train split also looks seen (delta2 = {d2:+.3f})." if d2_flag and call != "train_seen" else ""

@@ -40,6 +40,7 @@ VIEWS = ("auto", "text", "gsm8k", "mcq")
 GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.S)
 GSM8K_REPHRASED = re.compile(r"^Question:\s*(.*?)\s*\nAnswer:.*?####\s*(.+?)\s*$", re.S)
 PREVIEW_CHARS = 120
+ANCHOR_QUANTILE = 0.25  # the style offset: the gap of the items least easier than their rephrasings
 
 
 @dataclass
@@ -109,7 +110,8 @@ def load_pairs(
     n_test = len(rows if rows is not None else records)
     if n_test != len(rephrased):
         raise InputError(
-            f"paired file has {len(rephrased)} items but the test file has {n_test}: they must align 1:1", paired
+            f"paired file has {len(rephrased)} items but the test file has {n_test}: they must align 1:1",
+            paired,
         )
     view = _choose_view(test, records, rephrased) if view == "auto" else view
     originals, rephrasings, indices, skipped = [], [], [], []
@@ -152,15 +154,19 @@ def _pair(view, test, i, rows, records, rephrased: str) -> tuple[str, str] | Non
 # ------------------------------------------------------------------------------------------------- scoring
 
 
-def paired_bootstrap(gaps: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Mean gap of ``n_boot`` resamples of the items (original and rephrasing of an item always move together)."""
+def paired_bootstrap(
+    gaps: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean gap and excess of ``n_boot`` resamples of the items (an item's two losses always move together)."""
     n = len(gaps)
-    out = np.empty(n_boot)
+    means, excess = np.empty(n_boot), np.empty(n_boot)
     step = max(1, 2_000_000 // max(n, 1))
     for start in range(0, n_boot, step):
         stop = min(n_boot, start + step)
-        out[start:stop] = gaps[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
-    return out
+        sample = gaps[rng.integers(0, n, size=(stop - start, n))]
+        means[start:stop] = sample.mean(axis=1)
+        excess[start:stop] = means[start:stop] - np.quantile(sample, ANCHOR_QUANTILE, axis=1)
+    return means, excess
 
 
 def item_auc(scores: list[float], positive: list[bool]) -> float:
@@ -203,7 +209,6 @@ def score_pairs(
                 "loss_original": lo,
                 "loss_rephrased": lr,
                 "gap": lr - lo,
-                "flagged": lr - lo > item_threshold,
                 "tokens": [a.token_counts[k], b.token_counts[k]],
                 "text": originals[k][:PREVIEW_CHARS],
             }
@@ -211,10 +216,18 @@ def score_pairs(
     if not items:
         raise InputError("every paired item is empty after tokenisation")
     gaps = np.asarray([it["gap"] for it in items])
-    boots = paired_bootstrap(gaps, n_bootstrap, rng)
+    anchor = float(np.quantile(gaps, ANCHOR_QUANTILE))
+    for it in items:
+        it["score"] = it["gap"] - anchor
+        it["flagged"] = it["score"] > item_threshold
+    boot_gap, boot_excess = paired_bootstrap(gaps, n_bootstrap, rng)
     alpha = (1.0 - confidence) / 2
-    ci = [float(np.quantile(boots, alpha)), float(np.quantile(boots, 1 - alpha))]
-    gap = float(gaps.mean())
+
+    def interval(values: np.ndarray) -> list[float]:
+        return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
+
+    ci, excess_ci = interval(boot_gap), interval(boot_excess)
+    gap, excess = float(gaps.mean()), float(gaps.mean() - anchor)
     flagged = sum(it["flagged"] for it in items)
     return {
         "view": pairs.view,
@@ -224,15 +237,18 @@ def score_pairs(
         "loss_rephrased": float(np.mean([it["loss_rephrased"] for it in items])),
         "gap": gap,
         "ci": ci,
+        "excess": excess,
+        "excess_ci": excess_ci,
         "margin": margin,
         "item_threshold": item_threshold,
+        "anchor": anchor,
         "flagged": flagged,
         "flagged_fraction": flagged / len(items),
-        "exposed": ci[0] > 0 and gap > margin,
+        "exposed": excess_ci[0] > margin,
         "per_item": items,
     }
 
 
 def top_items(per_item: list[dict], n: int) -> list[dict]:
-    """The ``n`` items with the largest gap (the most exposed-looking first)."""
-    return sorted(per_item, key=lambda it: -it["gap"])[:n]
+    """The ``n`` items with the largest score (the most exposed-looking first)."""
+    return sorted(per_item, key=lambda it: -it["score"])[:n]
