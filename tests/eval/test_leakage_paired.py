@@ -72,6 +72,7 @@ def test_item_auc():
     [
         (True, False, False, "test_exposure", True),
         (True, True, True, "test_exposure", True),
+        ("below", True, False, "test_exposure", True),  # test easier than train and its rephrasings
         (False, True, True, "familiarity", False),  # train-style data, test items not seen: no test leak
         (False, True, False, "familiarity", False),
         (False, False, True, "train_seen", False),
@@ -158,7 +159,7 @@ def test_planted_items_rank_first_and_get_the_exposure_call(planted):
     } <= set(items[0])
     assert item_auc([it["score"] for it in items], [it["index"] % 2 == 0 for it in items]) >= 0.9
     assert res["decision"]["call"] == "test_exposure" and res["leak_suspected"]
-    assert res["verdict"].startswith("Test-set exposure (driven by the paired gap)")
+    assert res["verdict"].startswith("Test-set exposure (driven by")
 
 
 def test_train_style_control_gets_no_test_leak_call(planted):

@@ -87,6 +87,7 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
     paired gap              Δ1          Δ2     call              driver
     ======================  ==========  =====  ================  =========================================
     exposed                 any         any    test_exposure     paired gap
+    gap CI above 0 only     flagged     below  test_exposure     delta1 + delta2 (test easier than train)
     not exposed             flagged     any    familiarity       delta1, cleared by the paired gap
     not exposed             not         flag   train_seen        delta2
     not exposed             not         not    none              -
@@ -95,12 +96,17 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
     (none given)            not         not    none              -
     ======================  ==========  =====  ================  =========================================
 
-    ``test_leak`` (the verdict's test-leakage call) is true for ``test_exposure`` and ``test_leak`` only: a model
+    "below" means the test split is clearly easier than the train split (delta2's interval below zero and
+    delta2 < -delta2 margin): training on train-style data makes the train split the easier one, exposure to the
+    test items the test split. Rows are tried in order. ``test_leak`` (the verdict's test-leakage call) is true for ``test_exposure`` and ``test_leak`` only: a model
     trained on train-style data whose test items are no easier than their rephrasings gets no test-leakage call.
     """
     exposed, d1_flag, d2_flag = signals["paired"], signals["delta1"], signals["delta2"]
+    below_train = bool(signals.get("test_below_train"))
     if exposed:
         call, driver = "test_exposure", "paired gap"
+    elif d1_flag and exposed is False and below_train and paired is not None and paired["ci"][0] > 0:
+        call, driver = "test_exposure", "delta1 and delta2 (test easier than train), paired gap above 0"
     elif d1_flag and exposed is False:
         call, driver = "familiarity", "delta1 (cleared by the paired gap)"
     elif d1_flag:
@@ -117,11 +123,11 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
         "signals": dict(signals),
     }
     if paired is not None:
-        decision["verdict"] = _paired_verdict(call, d1, d2, d2_flag, paired)
+        decision["verdict"] = _paired_verdict(call, driver, d1, d2, d2_flag, paired)
     return decision
 
 
-def _paired_verdict(call: str, d1: float, d2: float, d2_flag: bool, paired: dict) -> str:
+def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag: bool, paired: dict) -> str:
     """The plain-words verdict when a paired reference was given; it says which signal drove the call."""
     excess, (lo, hi) = paired["excess"], paired["excess_ci"]
     pair = (
@@ -131,6 +137,12 @@ def _paired_verdict(call: str, d1: float, d2: float, d2_flag: bool, paired: dict
     train = (
         f" The train split also looks seen (delta2 = {d2:+.3f})." if d2_flag and call != "train_seen" else ""
     )
+    if call == "test_exposure" and driver != "paired gap":
+        return (
+            f"Test-set exposure (driven by delta1 and delta2): the test split is easier than both the reference "
+            f"set (delta1 = {d1:+.3f}) and the train split (delta2 = {d2:+.3f}), and easier than its own "
+            f"rephrasings ({pair}); familiarity with train-style data would make the train split the easier one."
+        )
     if call == "test_exposure":
         return (
             f"Test-set exposure (driven by the paired gap): the test items are clearly easier than their own "
@@ -211,7 +223,13 @@ def leakage_test(
             adapter, pairs, max_chars, n_bootstrap, confidence, paired_margin, item_threshold, rng
         )
         pair_result["file"] = str(paired)
-    signals = {"delta1": leak, "delta2": overfit, "paired": pair_result["exposed"] if pair_result else None}
+    below_train = ci["delta2"][1] < 0 and delta2 < -delta2_margin
+    signals = {
+        "delta1": leak,
+        "delta2": overfit,
+        "test_below_train": below_train,
+        "paired": pair_result["exposed"] if pair_result else None,
+    }
     decision = decide(signals, delta1, delta2, pair_result)
     if pair_result is not None:
         verdict, leak = decision["verdict"], decision["test_leak"]
