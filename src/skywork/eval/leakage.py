@@ -151,8 +151,8 @@ def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag
     if call == "familiarity":
         return (
             f"Familiarity, not exposure (delta1 = {d1:+.3f} is cleared by the paired gap): the test split is "
-            f"easier than the reference set, but its items are no easier than their own rephrasings beyond the style offset ({pair}), "
-            f"so the model knows the benchmark's style or domain, not the test items.{train}"
+            f"easier than the reference set, but its items are no easier than their own rephrasings beyond the "
+            f"style offset ({pair}), so the model knows the benchmark's style or domain, not the test items.{train}"
         )
     if call == "train_seen":
         return (
@@ -160,8 +160,8 @@ def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag
             f"than their rephrasings beyond the style offset ({pair})."
         )
     return (
-        f"No sign of leakage: the test items are no easier than their rephrasings beyond the style offset ({pair}); delta1 = {d1:+.3f}, "
-        f"delta2 = {d2:+.3f}."
+        f"No sign of leakage: the test items are no easier than their rephrasings beyond the style offset "
+        f"({pair}); delta1 = {d1:+.3f}, delta2 = {d2:+.3f}."
     )
 
 
