@@ -98,8 +98,9 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
 
     "below" means the test split is clearly easier than the train split (delta2's interval below zero and
     delta2 < -delta2 margin): training on train-style data makes the train split the easier one, exposure to the
-    test items the test split. Rows are tried in order. ``test_leak`` (the verdict's test-leakage call) is true for ``test_exposure`` and ``test_leak`` only: a model
-    trained on train-style data whose test items are no easier than their rephrasings gets no test-leakage call.
+    test items the test split. Rows are tried in order. ``test_leak`` (the verdict's test-leakage call) is true
+    for ``test_exposure`` and ``test_leak`` only: a model trained on train-style data whose test items are no
+    easier than their rephrasings (beyond the style offset) gets no test-leakage call.
     """
     exposed, d1_flag, d2_flag = signals["paired"], signals["delta1"], signals["delta2"]
     below_train = bool(signals.get("test_below_train"))
