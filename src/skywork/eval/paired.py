@@ -8,8 +8,11 @@ lowers the original far more. Per item::
 
     gap = loss(rephrasing) - loss(original)        (mean token cross-entropy, nats per token)
 
-A large positive gap says the original wording is unusually easy for the model: the item looks exposed. The set's
-paired gap is the mean over items, with a paired bootstrap over items (original and rephrasing resampled together).
+A large positive gap says the original wording is unusually easy for the model. An unexposed model still has a
+*style offset* (the rephrasings' words are more or less familiar than the originals', for every item alike), so
+the per-item score is ``gap - anchor`` with ``anchor`` the lower-quartile gap of the set (the items least easier
+than their rephrasings; valid while at least a quarter of the items were not exposed). The set's ``excess`` is
+``mean gap - anchor``; intervals come from a paired bootstrap over items (an item's two losses move together).
 
 Views (what is compared, so both sides hold the same content):
 
