@@ -296,7 +296,7 @@ def leakage(
         help="What both sides share: auto, text, gsm8k (question + final answer), mcq (question + answer).",
     ),
     paired_margin: float = typer.Option(
-        0.2,
+        0.25,
         help="Excess of the paired gap over the style offset (nats/token) above which the test is exposed.",
     ),
     item_threshold: float = typer.Option(

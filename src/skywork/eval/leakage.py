@@ -32,7 +32,7 @@ from skywork.eval.paired import benchmark_texts, load_pairs, score_pairs
 from skywork.eval.requests import RollingLoss
 
 DECISION_VERSION = 1
-PAIRED_MARGIN = 0.2  # nats/token: the test split is exposed when the excess's interval lies above this
+PAIRED_MARGIN = 0.25  # nats/token: the test split is exposed when the excess's interval lies above this
 ITEM_THRESHOLD = 0.5  # nats/token: an item whose score (gap above the style offset) passes this is flagged
 
 

@@ -46,7 +46,7 @@ class LeakageFiles:
         help="What both sides share: auto, text, gsm8k (question + final answer) or mcq (question + answer).",
     )
     paired_margin: float = field(
-        0.2,
+        0.25,
         help="The test split is called exposed when the lower end of the excess interval (mean paired gap minus "
         "the style offset, nats/token) passes this.",
     )
