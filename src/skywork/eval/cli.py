@@ -104,6 +104,13 @@ def _suite_table(title: str, summary: dict) -> Table:
         if "leakage" in entry:
             leak = entry["leakage"]
             rows.append(("leakage Δ1 / Δ2", f"{leak['delta1']:+.3f} / {leak['delta2']:+.3f}"))
+            if "paired" in leak:
+                rows.append(
+                    (
+                        "leakage paired gap / call",
+                        f"{leak['paired']['gap']:+.3f} / {leak['decision']['call']}",
+                    )
+                )
         rows += [
             (f"{name} accuracy", f"{100 * r['accuracy']:.1f}%")
             for name, r in entry.get("benchmarks", {}).items()
@@ -328,20 +335,52 @@ def leakage(
     plot: Path = typer.Option(
         None, help="Also write a PNG bar chart of the three losses with their intervals."
     ),
+    paired: Path = typer.Option(
+        None,
+        help="The test items rephrased, aligned 1:1 with --test (JSONL): tells exposure from familiarity.",
+    ),
+    paired_view: str = typer.Option(
+        "auto",
+        help="What both sides share: auto, text, gsm8k (question + final answer), mcq (question + answer).",
+    ),
+    paired_margin: float = typer.Option(
+        0.25,
+        help="Excess of the paired gap over the style offset (nats/token) above which the test is exposed.",
+    ),
+    item_threshold: float = typer.Option(
+        0.5, help="Paired item score (nats/token) above which an item is flagged."
+    ),
+    top: int = typer.Option(10, help="Items with the largest paired score to print."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
     output: Path = _OUTPUT,
     legacy_max_samples: int = _MAX_SAMPLES,
 ) -> None:
-    """The report's leakage test: L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train."""
+    """The report's leakage test: L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train.
+
+    With --paired, each test item is also scored against its own rephrasing and the verdict comes from all signals.
+    """
     max_samples = pick(max_samples, legacy_max_samples, "--limit", "--max-samples")
     from skywork.eval.leakage import leakage_test
 
     lm, tok = _load(model, tokenizer, dtype, device)
     with console.status("scoring train, test and reference sets ..."):
         res = leakage_test(
-            lm, tok, train, test, ref, max_chars, batch_size, max_samples, bootstrap, confidence
+            lm,
+            tok,
+            train,
+            test,
+            ref,
+            max_chars,
+            batch_size,
+            max_samples,
+            bootstrap,
+            confidence,
+            paired=paired,
+            paired_view=paired_view,
+            paired_margin=paired_margin,
+            item_threshold=item_threshold,
         )
     res["model"] = str(model)
     table = Table(title="benchmark leakage (Table 8 style)")
@@ -353,13 +392,34 @@ def leakage(
     for key in ("delta1", "delta2"):
         lo, hi = res["ci"][key]
         table.add_row(key, f"{res[key]:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", "")
+    if "paired" in res:
+        pair = res["paired"]
+        lo, hi = pair["ci"]
+        table.add_row("paired gap", f"{pair['gap']:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", str(pair["items"]))
     console.print(table)
+    if "paired" in res:
+        console.print(_top_items_table(res["paired"], top))
     console.print(res["verdict"])
     if plot:
         from skywork.eval.tables import plot_leakage
 
         console.print(f"[dim]plot written to {plot_leakage(res, plot)}[/dim]")
     _write(output, res)
+
+
+def _top_items_table(paired: dict, n: int) -> Table:
+    """The items that look most exposed: largest paired score first."""
+    from skywork.eval.paired import top_items
+
+    table = Table(title=f"most exposed-looking items (score > {paired['item_threshold']} is flagged)")
+    for col in ("item", "loss orig.", "loss reph.", "score", "flag", "text"):
+        table.add_column(col, justify="left" if col == "text" else "right")
+    for it in top_items(paired["per_item"], n):
+        text = it["text"].replace("\n", " ")[:60]
+        flag = "yes" if it["flagged"] else ""
+        cells = [str(it["index"]), f"{it['loss_original']:.3f}", f"{it['loss_rephrased']:.3f}"]
+        table.add_row(*cells, f"{it['score']:+.3f}", flag, text)
+    return table
 
 
 @app.command()

@@ -12,6 +12,12 @@ in-domain data very close to it). Confidence intervals come from a bootstrap ove
 independently). The verdict thresholds are this project's design (the report flags by eye): a delta is called
 only when its interval excludes zero *and* it passes a margin (defaults 0.1 for delta1 and 0.15 for delta2,
 which reproduce the report's calls on Table 8: flagged ChatGLM3-6B, Qwen-7B/14B, Baichuan2-13B, Aquila2-34B).
+
+Δ1 cannot tell *exposure* (the test items were trained on) from *familiarity* (the model knows the benchmark's
+style, e.g. from its train split, and the reference set is written in another style). With a paired reference
+(``paired=``: the test items rephrased, aligned 1:1; :mod:`skywork.eval.paired`) the call comes from all signals
+together, by the decision table of :func:`decide` (docs/evaluation.md), and the plain-words verdict names the
+signal that drove it. Without one, the verdict is the report's method above, unchanged.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from skywork.eval.adapter import ModelAdapter
-from skywork.eval.data import read_texts
 from skywork.eval.loss import OFFICIAL_MAX_CHARS
+from skywork.eval.paired import benchmark_texts, load_pairs, score_pairs
 from skywork.eval.requests import RollingLoss
+
+DECISION_VERSION = 1
+PAIRED_MARGIN = 0.25  # nats/token: the test split is exposed when the excess's interval lies above this
+ITEM_THRESHOLD = 0.5  # nats/token: an item whose score (gap above the style offset) passes this is flagged
 
 
 def _bootstrap(sums: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -70,6 +80,92 @@ def _verdict(
     return " ".join(parts), leak, overfit
 
 
+def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict | None) -> dict:
+    """The decision table over the three signals (``paired`` None: no paired reference given).
+
+    ======================  ==========  =====  ================  =========================================
+    paired gap              Δ1          Δ2     call              driver
+    ======================  ==========  =====  ================  =========================================
+    exposed                 any         any    test_exposure     paired gap
+    gap CI above 0 only     flagged     below  test_exposure     delta1 + delta2 (test easier than train)
+    not exposed             flagged     any    familiarity       delta1, cleared by the paired gap
+    not exposed             not         flag   train_seen        delta2
+    not exposed             not         not    none              -
+    (none given)            flagged     any    test_leak         delta1 (the report's method)
+    (none given)            not         flag   train_seen        delta2
+    (none given)            not         not    none              -
+    ======================  ==========  =====  ================  =========================================
+
+    "below" means the test split is clearly easier than the train split (delta2's interval below zero and
+    delta2 < -delta2 margin): training on train-style data makes the train split the easier one, exposure to the
+    test items the test split. Rows are tried in order. ``test_leak`` (the verdict's test-leakage call) is true
+    for ``test_exposure`` and ``test_leak`` only: a model trained on train-style data whose test items are no
+    easier than their rephrasings (beyond the style offset) gets no test-leakage call.
+    """
+    exposed, d1_flag, d2_flag = signals["paired"], signals["delta1"], signals["delta2"]
+    below_train = bool(signals.get("test_below_train"))
+    if exposed:
+        call, driver = "test_exposure", "paired gap"
+    elif d1_flag and exposed is False and below_train and paired is not None and paired["ci"][0] > 0:
+        call, driver = "test_exposure", "delta1 and delta2 (test easier than train), paired gap above 0"
+    elif d1_flag and exposed is False:
+        call, driver = "familiarity", "delta1 (cleared by the paired gap)"
+    elif d1_flag:
+        call, driver = "test_leak", "delta1"
+    elif d2_flag:
+        call, driver = "train_seen", "delta2"
+    else:
+        call, driver = "none", None
+    decision = {
+        "version": DECISION_VERSION,
+        "call": call,
+        "driver": driver,
+        "test_leak": call in ("test_exposure", "test_leak"),
+        "signals": dict(signals),
+    }
+    if paired is not None:
+        decision["verdict"] = _paired_verdict(call, driver, d1, d2, d2_flag, paired)
+    return decision
+
+
+def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag: bool, paired: dict) -> str:
+    """The plain-words verdict when a paired reference was given; it says which signal drove the call."""
+    excess, (lo, hi) = paired["excess"], paired["excess_ci"]
+    pair = (
+        f"paired gap {paired['gap']:+.3f}, excess over the style offset {excess:+.3f}, CI [{lo:+.3f}, {hi:+.3f}], "
+        f"margin {paired['margin']}; {paired['flagged']} of {paired['items']} items above {paired['item_threshold']}"
+    )
+    train = (
+        f" The train split also looks seen (delta2 = {d2:+.3f})." if d2_flag and call != "train_seen" else ""
+    )
+    if call == "test_exposure" and driver != "paired gap":
+        return (
+            f"Test-set exposure (driven by delta1 and delta2): the test split is easier than both the reference "
+            f"set (delta1 = {d1:+.3f}) and the train split (delta2 = {d2:+.3f}), and easier than its own "
+            f"rephrasings ({pair}); familiarity with train-style data would make the train split the easier one."
+        )
+    if call == "test_exposure":
+        return (
+            f"Test-set exposure (driven by the paired gap): the test items are clearly easier than their own "
+            f"rephrasings ({pair}), which familiarity with the style does not explain; delta1 = {d1:+.3f}.{train}"
+        )
+    if call == "familiarity":
+        return (
+            f"Familiarity, not exposure (delta1 = {d1:+.3f} is cleared by the paired gap): the test split is "
+            f"easier than the reference set, but its items are no easier than their own rephrasings beyond the "
+            f"style offset ({pair}), so the model knows the benchmark's style or domain, not the test items.{train}"
+        )
+    if call == "train_seen":
+        return (
+            f"The train split looks seen in training (driven by delta2 = {d2:+.3f}); the test items are no easier "
+            f"than their rephrasings beyond the style offset ({pair})."
+        )
+    return (
+        f"No sign of leakage: the test items are no easier than their rephrasings beyond the style offset "
+        f"({pair}); delta1 = {d1:+.3f}, delta2 = {d2:+.3f}."
+    )
+
+
 def leakage_test(
     model,
     tokenizer,
@@ -84,18 +180,25 @@ def leakage_test(
     delta1_margin: float = 0.1,
     delta2_margin: float = 0.15,
     seed: int = 0,
+    paired: str | Path | None = None,
+    paired_view: str = "auto",
+    paired_margin: float = PAIRED_MARGIN,
+    item_threshold: float = ITEM_THRESHOLD,
 ) -> dict:
     """L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train, bootstrap CIs and a verdict.
 
     ``max_samples`` keeps the first N samples of each file (a quick check on a large train split).
     Returns ``{"L_train", "L_test", "L_ref", "delta1", "delta2", "ci": {"L_train", "L_test", "L_ref", "delta1",
-    "delta2", "confidence"}, "verdict", "leak_suspected", "overfit_suspected", "samples", "tokens", "files"}``.
+    "delta2", "confidence"}, "verdict", "leak_suspected", "overfit_suspected", "samples", "tokens", "files",
+    "decision"}``; with ``paired`` (the test items rephrased, aligned 1:1) also ``"paired"`` (per-item scores in
+    ``paired["per_item"]``), and ``verdict`` / ``leak_suspected`` then come from :func:`decide`.
+    A CSV file (MMLU layout) is read as question + correct answer text.
     """
     files = {"train": train, "test": test, "ref": ref}
     adapter = ModelAdapter(model, tokenizer, batch_size)
     per_set: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, path in files.items():
-        texts = [t[:max_chars] if max_chars else t for t in read_texts(path, max_samples=max_samples)]
+        texts = [t[:max_chars] if max_chars else t for t in benchmark_texts(path, max_samples=max_samples)]
         scored = adapter.rolling_loss([RollingLoss(t) for t in texts])
         counts = np.asarray(scored.token_counts, dtype=np.float64)
         sums = np.asarray(scored.loss_sums, dtype=np.float64)
@@ -114,7 +217,24 @@ def leakage_test(
     verdict, leak, overfit = _verdict(
         delta1, ci["delta1"], delta2, ci["delta2"], delta1_margin, delta2_margin
     )
-    return {
+    pair_result = None
+    if paired is not None:
+        pairs = load_pairs(test, paired, paired_view, max_samples=max_samples)
+        pair_result = score_pairs(
+            adapter, pairs, max_chars, n_bootstrap, confidence, paired_margin, item_threshold, rng
+        )
+        pair_result["file"] = str(paired)
+    below_train = ci["delta2"][1] < 0 and delta2 < -delta2_margin
+    signals = {
+        "delta1": leak,
+        "delta2": overfit,
+        "test_below_train": below_train,
+        "paired": pair_result["exposed"] if pair_result else None,
+    }
+    decision = decide(signals, delta1, delta2, pair_result)
+    if pair_result is not None:
+        verdict, leak = decision["verdict"], decision["test_leak"]
+    result = {
         "L_train": losses["train"],
         "L_test": losses["test"],
         "L_ref": losses["ref"],
@@ -128,4 +248,9 @@ def leakage_test(
         "tokens": {name: int(c.sum()) for name, (_, c) in per_set.items()},
         "files": {name: str(p) for name, p in files.items()},
         "max_chars": max_chars,
+        "decision": decision,
     }
+    if pair_result is not None:
+        result["paired"] = pair_result
+        result["files"]["paired"] = str(paired)
+    return result

@@ -26,6 +26,7 @@ from skywork.utils.io import InputError, atomic_write_json
 
 SUMMARY_KIND = "eval"
 SUMMARY_VERSION = 1
+PAIRED_SUMMARY_VERSION = 1  # the version of summary.json's leakage.paired / leakage.decision key sets
 
 
 @dataclass
@@ -35,6 +36,26 @@ class LeakageFiles:
     train: str = field(help="Problems the model was trained on (L_train).")
     test: str = field(help="Held-out problems of the same kind (L_test).")
     ref: str = field(help="Reference problems written independently (L_ref).")
+    paired: str | None = field(
+        None,
+        help="The test items rephrased, aligned 1:1 with `test` (JSONL; empty text skips an item): the paired "
+        "reference that tells exposure from familiarity.",
+    )
+    paired_view: str = field(
+        "auto",
+        help="What both sides share: auto, text, gsm8k (question + final answer) or mcq (question + answer).",
+    )
+    paired_margin: float = field(
+        0.25,
+        help="The test split is called exposed when the lower end of the excess interval (mean paired gap minus "
+        "the style offset, nats/token) passes this.",
+    )
+    item_threshold: float = field(
+        0.5, help="An item is flagged when its paired score passes this (nats/token)."
+    )
+    top_items: int = field(
+        10, help="Items with the largest paired score kept in summary.json and the report."
+    )
 
 
 @dataclass
@@ -106,6 +127,8 @@ class SuiteConfig:
         paths += [(f"domains.{name}", p) for name, p in self.domains.items()]
         if self.leakage:
             paths += [(f"leakage.{k}", getattr(self.leakage, k)) for k in ("train", "test", "ref")]
+            if self.leakage.paired:
+                paths.append(("leakage.paired", self.leakage.paired))
         paths += [(f"mcq[{i}].data_dir", b.data_dir) for i, b in enumerate(self.mcq)]
         if self.gsm8k:
             paths.append(("gsm8k.data", self.gsm8k.data))
@@ -154,6 +177,10 @@ def _evaluate_model(config: SuiteConfig, adapter, label: str, out_dir: Path, con
             max_chars=config.max_chars,
             batch_size=batch_size,
             max_samples=config.max_docs,
+            paired=config.leakage.paired,
+            paired_view=config.leakage.paired_view,
+            paired_margin=config.leakage.paired_margin,
+            item_threshold=config.leakage.item_threshold,
         )
     for bench in config.mcq:
         console.print(f"  {bench.bench} ({bench.shots}-shot)")
@@ -239,6 +266,24 @@ def _benchmark_entry(result: dict) -> dict:
     return entry
 
 
+def _leakage_entry(result: dict, keys: tuple[str, ...], config: SuiteConfig) -> dict:
+    """The Table 8 figures, the decision (``decision``, versioned) and, with a paired reference, ``paired``."""
+    from skywork.eval.paired import top_items
+
+    entry = {k: result[k] for k in keys}
+    if "decision" in result:
+        entry["decision"] = result["decision"]
+    paired = result.get("paired")
+    if paired:
+        n = config.leakage.top_items if config.leakage else 10
+        entry["paired"] = {
+            "version": PAIRED_SUMMARY_VERSION,
+            **{k: v for k, v in paired.items() if k != "per_item"},
+            "top_items": top_items(paired["per_item"], n),
+        }
+    return entry
+
+
 def summarize(config: SuiteConfig, results: dict[str, dict]) -> dict:
     """The ``summary.json`` payload: per model label, results keyed by domain / benchmark name (not by path)."""
     leak_keys = ("L_train", "L_test", "L_ref", "delta1", "delta2", "ci", "verdict", "leak_suspected")
@@ -256,7 +301,7 @@ def summarize(config: SuiteConfig, results: dict[str, dict]) -> dict:
             }
             model["pooled"] = _domain_entry(loss["pooled"])
         if entry.get("leakage"):
-            model["leakage"] = {k: entry["leakage"][k] for k in leak_keys}
+            model["leakage"] = _leakage_entry(entry["leakage"], leak_keys, config)
         if entry.get("mcq"):
             model["benchmarks"] = {name: _benchmark_entry(r) for name, r in entry["mcq"].items()}
         if entry.get("gsm8k"):
