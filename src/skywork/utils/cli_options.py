@@ -96,7 +96,11 @@ def print_keys(cls: type, title: str | None = None) -> None:
 # name, type, typer option: the generation flags shared by every command that samples text
 _SAMPLING_FLAGS: list[tuple[str, type, Any]] = [
     ("max_new_tokens", int, typer.Option(256, help="Maximum new tokens.")),
-    ("greedy", bool, typer.Option(False, "--greedy", help="Greedy decoding instead of the official sampling.")),
+    (
+        "greedy",
+        bool,
+        typer.Option(False, "--greedy", help="Greedy decoding instead of the official sampling."),
+    ),
     ("temperature", float, typer.Option(0.95, help="Sampling temperature (official demo: 0.95).")),
     ("top_p", float, typer.Option(0.8, help="Nucleus sampling mass (official demo: 0.8).")),
     ("top_k", int, typer.Option(5, help="Top-k sampling (official demo: 5).")),
