@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skywork.data.extract_eval import char_f1
-from skywork.data.extract_peers import EXTRACTORS
+from skywork.data.extract_peers import EXTRACTORS, char_f1
 from skywork.utils.text import cjk_count
 
 # Lines that are navigation, contact or page furniture on Chinese (and English) pages.

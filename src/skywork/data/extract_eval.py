@@ -23,23 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from skywork.data.extract_peers import char_f1
 from skywork.data.io import decode_bytes, sniff_charset
 
 BENCHMARKS = ("scrapinghub", "magic_html", "chinese_extraction")
 VISIBLE_PAGES = 60
 FOLDS = 5
-
-
-def char_f1(predicted: str, gold: str) -> float:
-    pred = Counter("".join(predicted.split()))
-    ref = Counter("".join(gold.split()))
-    if not pred or not ref:
-        return float(not pred and not ref)
-    common = sum((pred & ref).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / sum(pred.values()), common / sum(ref.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def _decode(data: bytes) -> str:

@@ -8,6 +8,7 @@ documentation recommends for main-content extraction; none is tuned on the bench
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from skywork.utils.text import cjk_count
@@ -110,3 +111,16 @@ PEER_EXTRACTORS: dict[str, Extractor] = {
 }
 # Everything ours may vote with: the peers plus trafilatura's recall mode.
 EXTRACTORS: dict[str, Extractor] = PEER_EXTRACTORS | {"trafilatura_recall": trafilatura_recall_text}
+
+
+def char_f1(predicted: str, gold: str) -> float:
+    """Character F1 ignoring white space: the extraction benchmarks' score, and the vote's agreement test."""
+    pred = Counter("".join(predicted.split()))
+    ref = Counter("".join(gold.split()))
+    if not pred or not ref:
+        return float(not pred and not ref)
+    common = sum((pred & ref).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / sum(pred.values()), common / sum(ref.values())
+    return 2 * precision * recall / (precision + recall)

@@ -78,7 +78,10 @@ KINDS: dict[str, StageKind] = {
         input_fields=(
             "models",
             "domains",
-            "leakage",
+            "leakage.train",
+            "leakage.test",
+            "leakage.ref",
+            "leakage.paired",
             "tokenizer_dir",
             "mcq.data_dir",
             "gsm8k.data",

@@ -23,7 +23,7 @@ import yaml
 from skywork.recipe.render import Block, Section, render_html, render_markdown
 from skywork.recipe.runner import StageContext, read_state
 from skywork.utils.config import field
-from skywork.utils.io import InputError, atomic_write_text, save_figure
+from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_text, save_figure
 from skywork.utils.plotting import pyplot
 from skywork.utils.summary import plot_path, read_summary, write_summary
 
@@ -89,12 +89,17 @@ def _stage_summary(ctx: StageContext, name: str, kind: str | None = None) -> dic
         return None
 
 
-def _stage_plot(ctx: StageContext, name: str, summary: dict, plot: str, alt: str) -> Block | None:
-    """An image block for a plot the stage drew itself (listed in its summary), linked, never redrawn."""
-    path = plot_path(ctx.run_dir / name, summary, plot)
-    if path is None or not path.exists():
+def _stage_plot(
+    ctx: StageContext, name: str, summary: dict, plot: str, alt: str, filename: str | None = None
+) -> Block | None:
+    """An image block for a plot the stage drew itself (listed in its summary): copied beside the report's own
+    images, so the report directory is self-contained, and never redrawn."""
+    source = plot_path(ctx.run_dir / name, summary, plot)
+    if source is None or not source.is_file():
         return None
-    return ("img", (path.relative_to(ctx.run_dir).as_posix(), alt))
+    target = ctx.stage_dir / (filename or f"{name}_{plot}.png")
+    atomic_write_bytes(target, source.read_bytes())
+    return ("img", (f"{ctx.stage_dir.name}/{target.name}", alt))
 
 
 def _overview(ctx: StageContext) -> Section:
@@ -231,7 +236,7 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
     if by_reason and len(by_reason) != len(steps):
         reason_rows = [[r, _fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
         blocks.append(("table", (["removal reason (rule)", "documents"], reason_rows)))
-    funnel = _stage_plot(ctx, names[0], summary, "funnel", "data funnel")
+    funnel = _stage_plot(ctx, names[0], summary, "funnel", "data funnel", "data_funnel.png")
     if funnel:
         blocks.append(funnel)
     defects = summary.get("defects")
