@@ -104,6 +104,19 @@ def build_tiny_model(
     return model.eval()
 
 
+def write_tiny_model_dir(
+    out_dir: str | Path, model: SkyworkForCausalLM, tokenizer_dir: str | Path | None = None
+) -> Path:
+    """``model`` (and the tokenizer files of ``tokenizer_dir``) as one of our model directories."""
+    return save_model_dir(
+        out_dir,
+        model.config,
+        model.state_dict(),
+        architecture="SkyworkForCausalLM",
+        tokenizer_dir=tokenizer_dir,
+    )
+
+
 def write_official_checkpoint(
     model: SkyworkForCausalLM, out_dir: str | Path, fmt: str = "bin", max_shard_bytes: int = 200_000
 ) -> Path:

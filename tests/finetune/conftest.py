@@ -23,19 +23,12 @@ def write_jsonl(tmp_path):
 @pytest.fixture(scope="session")
 def base_model_dir(tiny_tokenizer_dir, tmp_path_factory):
     """A tiny random model directory with its tokenizer: the base every fine-tuning test starts from."""
-    from skywork.model.checkpoint import save_model_dir
-    from skywork.testing import build_tiny_model
+    from skywork.testing import build_tiny_model, write_tiny_model_dir
     from skywork.tokenizer import load
 
     model = build_tiny_model(len(load(tiny_tokenizer_dir)), seed=0)
     out = tmp_path_factory.mktemp("base") / "model"
-    save_model_dir(
-        out,
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tiny_tokenizer_dir,
-    )
+    write_tiny_model_dir(out, model, tiny_tokenizer_dir)
     return out
 
 

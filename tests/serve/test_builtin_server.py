@@ -35,16 +35,6 @@ def server(served_model):
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(server):
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def tokenizer(served_model):
-    return served_model[1]
-
-
 def _stats(server) -> dict:
     return httpx.get(server.base_url + "/stats", timeout=30).json()
 

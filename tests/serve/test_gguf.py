@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from skywork.model.checkpoint import save_model_dir
 from skywork.model.gguf import export_gguf, rotate_half_to_interleaved
-from skywork.testing import build_tiny_model
+from skywork.testing import build_tiny_model, write_tiny_model_dir
 
 gguf = pytest.importorskip("gguf", reason="GGUF export needs the gguf extra: pip install 'skywork[gguf]'")
 
@@ -54,13 +53,7 @@ def test_permuted_q_k_give_the_same_attention_scores_under_ggml_rope():
 @pytest.mark.parametrize("outtype", ["f16", "q8_0"])
 def test_export_gguf_writes_the_llama_layout(tmp_path, tiny_tokenizer_dir, tiny_tokenizer, outtype):
     model = build_tiny_model(vocab_size=1008, hidden_size=128, num_attention_heads=2, num_key_value_heads=2)
-    src = save_model_dir(
-        tmp_path / "m",
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tiny_tokenizer_dir,
-    )
+    src = write_tiny_model_dir(tmp_path / "m", model, tiny_tokenizer_dir)
     reader = gguf.GGUFReader(str(export_gguf(src, tmp_path / "m.gguf", outtype=outtype)))
     fields = {name: reader.fields[name].contents() for name in reader.fields if not name.startswith("GGUF.")}
     assert fields["general.architecture"] == "llama"
@@ -91,13 +84,7 @@ def test_export_gguf_command(tmp_path, tiny_tokenizer_dir):
     from skywork.cli import app
 
     model = build_tiny_model(vocab_size=1008, hidden_size=128, num_attention_heads=2, num_key_value_heads=2)
-    src = save_model_dir(
-        tmp_path / "m",
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tiny_tokenizer_dir,
-    )
+    src = write_tiny_model_dir(tmp_path / "m", model, tiny_tokenizer_dir)
     result = CliRunner().invoke(
         app, ["export", "gguf", str(src), "-o", str(tmp_path / "m.gguf"), "--outtype", "q8_0"]
     )

@@ -9,7 +9,6 @@ import torch
 from typer.testing import CliRunner
 
 from skywork.cli import app
-from skywork.model.checkpoint import save_model_dir
 from skywork.model.config import make_config
 from skywork.model.quantize import (
     OFFICIAL_13B_GIB,
@@ -20,20 +19,14 @@ from skywork.model.quantize import (
     quantize_model,
     weight_bytes,
 )
-from skywork.testing import build_tiny_model
+from skywork.testing import build_tiny_model, write_tiny_model_dir
 
 
 @pytest.fixture(scope="module")
 def source_dir(tmp_path_factory, tiny_tokenizer_dir):
     model = build_tiny_model(vocab_size=1000)
     out = tmp_path_factory.mktemp("q") / "src"
-    save_model_dir(
-        out,
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tiny_tokenizer_dir,
-    )
+    write_tiny_model_dir(out, model, tiny_tokenizer_dir)
     return out, model
 
 

@@ -46,16 +46,6 @@ def server(served_model, tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(server):
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=API_KEY, max_retries=0, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def tokenizer(served_model):
-    return served_model[1]
-
-
 class TestVLLMServer(OpenAIServerSuite):
     def running_requests(self, server) -> int:
         """Running plus waiting requests, from vLLM's Prometheus ``/metrics``."""
