@@ -63,16 +63,22 @@ class SFTDataSection(SFTDataConfig):
 
 
 @dataclass
-class SFTConfig(PretrainConfig):
-    """A supervised fine-tuning stage: ``skywork train sft CONFIG.yaml``."""
+class FromModelConfig(PretrainConfig):
+    """What SFT and CPT share: they start from a model directory, with the official launchers' optimizer."""
 
     tokenizer: str | None = field(
         None, help="Tokenizer directory; null: the one saved in model.init_from (copied into final/)."
     )
-    data: SFTDataSection = field(default_factory=SFTDataSection, help="SFT rows, template and packing.")
     optim: FinetuneOptimSection = field(default_factory=FinetuneOptimSection, help="AdamW and LR schedule.")
-    lora: LoraSection = field(default_factory=LoraSection, help="LoRA adapter instead of full fine-tuning.")
+    lora: LoraSection = field(default_factory=LoraSection, help="LoRA adapter instead of full training.")
     max_steps: int = field(1000, help="Optimizer steps (official launchers: 1000).")
+
+
+@dataclass
+class SFTConfig(FromModelConfig):
+    """A supervised fine-tuning stage: ``skywork train sft CONFIG.yaml``."""
+
+    data: SFTDataSection = field(default_factory=SFTDataSection, help="SFT rows, template and packing.")
     eval_every: int = field(50, help="Validation loss and sample answers every N steps (and at the end).")
 
 
@@ -97,13 +103,7 @@ class CPTDataSection:
 
 
 @dataclass
-class CPTConfig(PretrainConfig):
+class CPTConfig(FromModelConfig):
     """A continued-pretraining stage on raw text: ``skywork train cpt CONFIG.yaml``."""
 
-    tokenizer: str | None = field(
-        None, help="Tokenizer directory; null: the one saved in model.init_from (copied into final/)."
-    )
     data: CPTDataSection = field(default_factory=CPTDataSection, help="Raw text, blocks and held-out sets.")
-    optim: FinetuneOptimSection = field(default_factory=FinetuneOptimSection, help="AdamW and LR schedule.")
-    lora: LoraSection = field(default_factory=LoraSection, help="LoRA adapter instead of full training.")
-    max_steps: int = field(1000, help="Optimizer steps (official launchers: 1000).")
