@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from skywork.recipe.render import Block, Section, render_html, render_markdown
+from skywork.recipe.render import Section, render_html, render_markdown
+from skywork.recipe.report_parts import (
+    capability_sections,
+    fmt,
+    pct,
+    stage_plot,
+    stage_summary,
+    stages_by_kind,
+)
 from skywork.recipe.runner import StageContext, read_state
 from skywork.utils.config import field
-from skywork.utils.io import InputError, atomic_write_bytes, atomic_write_text, save_figure
+from skywork.utils.io import InputError, atomic_write_text, save_figure
 from skywork.utils.plotting import pyplot
 from skywork.utils.summary import plot_path, read_summary, write_summary
 
@@ -46,62 +52,6 @@ def report_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "report.html"
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    """A table cell: grouped integers, ``digits`` significant digits for small floats, a dash for None."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        # large values as grouped integers (21,150 tok/s, not 2.115e+04); small ones keep significant digits
-        return f"{value:,.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
-    return str(value)
-
-
-def _pct(fraction: float | None) -> str:
-    """An accuracy as a percentage with one decimal (``_fmt`` counts significant digits: 20% would read 2e+01%)."""
-    return "–" if fraction is None else f"{100 * fraction:.1f}%"
-
-
-# ------------------------------------------------------------------------------------------------ parts
-
-
-def _stages_by_kind(ctx: StageContext) -> dict[str, list[str]]:
-    """Kind -> names of the stages of that kind that completed (the report itself left out)."""
-    found: dict[str, list[str]] = defaultdict(list)
-    for stage in ctx.recipe.stages:
-        state = read_state(ctx.run_dir, stage.name)
-        if state and state.get("status") == "done" and stage.name != ctx.name:
-            found[stage.kind].append(stage.name)
-    return found
-
-
-def _stage_summary(ctx: StageContext, name: str, kind: str | None = None) -> dict | None:
-    """The ``summary.json`` a completed stage wrote, or None when it wrote none (a run from before the contract)."""
-    try:
-        return read_summary(ctx.run_dir / name, kind=kind, max_version=1)
-    except InputError as err:
-        ctx.log.info("stage %s: %s", name, err)
-        return None
-
-
-def _stage_plot(
-    ctx: StageContext, name: str, summary: dict, plot: str, alt: str, filename: str | None = None
-) -> Block | None:
-    """An image block for a plot the stage drew itself (listed in its summary): copied beside the report's own
-    images, so the report directory is self-contained, and never redrawn."""
-    source = plot_path(ctx.run_dir / name, summary, plot)
-    if source is None or not source.is_file():
-        return None
-    target = ctx.stage_dir / (filename or f"{name}_{plot}.png")
-    atomic_write_bytes(target, source.read_bytes())
-    return ("img", (f"{ctx.stage_dir.name}/{target.name}", alt))
-
-
 def _overview(ctx: StageContext) -> Section:
     """Every stage of the recipe with its status, time, attempts and log."""
     rows, total = [], 0.0
@@ -119,7 +69,7 @@ def _overview(ctx: StageContext) -> Section:
                 stage.name,
                 stage.kind,
                 status,
-                _fmt(seconds, 3) if seconds else "–",
+                fmt(seconds, 3) if seconds else "–",
                 state.get("attempts", "–"),
                 log,
             ]
@@ -159,13 +109,11 @@ def _time_plot(ctx: StageContext, out: Path) -> str | None:
 
 
 def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
-    summary = _stage_summary(ctx, names[0], "corpus") if names else None
+    summary = stage_summary(ctx, names[0], "corpus") if names else None
     if summary is None:
         return None
     files = summary.get("training_text", {})
-    rows = [
-        [name, _fmt(info["documents"]), f"{info['text_bytes'] / 1e6:.2f}"] for name, info in files.items()
-    ]
+    rows = [[name, fmt(info["documents"]), f"{info['text_bytes'] / 1e6:.2f}"] for name, info in files.items()]
     blocks: list[tuple[str, Any]] = [
         (
             "p",
@@ -177,9 +125,7 @@ def _corpus(ctx: StageContext, names: list[str]) -> Section | None:
     ]
     defects = summary.get("defects", {})
     if defects:
-        blocks.append(
-            ("table", (["planted defect", "documents"], [[k, _fmt(v)] for k, v in defects.items()]))
-        )
+        blocks.append(("table", (["planted defect", "documents"], [[k, fmt(v)] for k, v in defects.items()])))
     return Section("Corpus", blocks)
 
 
@@ -187,14 +133,14 @@ def _collected(ctx: StageContext, names: list[str]) -> Section | None:
     """What the collect stages gathered, per source (documents, characters, skipped lines by reason)."""
     rows = []
     for name in names:
-        sources = (_stage_summary(ctx, name, "collect") or {}).get("sources") or {}
+        sources = (stage_summary(ctx, name, "collect") or {}).get("sources") or {}
         for source, info in sources.items():
             skipped = ", ".join(f"{k}: {v}" for k, v in (info.get("skipped") or {}).items()) or "–"
             rows.append(
                 [
                     source,
-                    _fmt(info.get("documents")),
-                    _fmt(info.get("chars")),
+                    fmt(info.get("documents")),
+                    fmt(info.get("chars")),
                     str(len(info.get("files", []))),
                     skipped,
                 ]
@@ -215,16 +161,16 @@ def _rules(by_rule: list) -> str:
 def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir: Path) -> Section | None:
     """The data stage's funnel and plot; with ``labels_path`` (the report's defect_labels) the catch rate of the
     planted defects that the stage measured."""
-    summary = _stage_summary(ctx, names[0], "data") if names else None
+    summary = stage_summary(ctx, names[0], "data") if names else None
     if summary is None:
         return None
     blocks: list[tuple[str, Any]] = []
     n_in, kept = summary.get("input"), summary.get("kept")
     steps = [(row["step"], row["removed"]) for row in summary.get("funnel", []) if "removed" in row]
-    rows = [["input", _fmt(n_in), "100%"]]
+    rows = [["input", fmt(n_in), "100%"]]
     for step, removed in steps:
-        rows.append([f"− {step}", _fmt(removed), f"{100 * removed / n_in:.2f}%" if n_in else "–"])
-    rows.append(["kept", _fmt(kept), f"{100 * kept / n_in:.2f}%" if n_in and kept is not None else "–"])
+        rows.append([f"− {step}", fmt(removed), f"{100 * removed / n_in:.2f}%" if n_in else "–"])
+    rows.append(["kept", fmt(kept), f"{100 * kept / n_in:.2f}%" if n_in and kept is not None else "–"])
     blocks.append(
         (
             "p",
@@ -234,9 +180,9 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
     blocks.append(("table", (["step", "documents", "share of input"], rows)))
     by_reason = summary.get("excluded") or {}
     if by_reason and len(by_reason) != len(steps):
-        reason_rows = [[r, _fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
+        reason_rows = [[r, fmt(c)] for r, c in sorted(by_reason.items(), key=lambda kv: -kv[1])]
         blocks.append(("table", (["removal reason (rule)", "documents"], reason_rows)))
-    funnel = _stage_plot(ctx, names[0], summary, "funnel", "data funnel", "data_funnel.png")
+    funnel = stage_plot(ctx, names[0], summary, "funnel", "data funnel", "data_funnel.png")
     if funnel:
         blocks.append(funnel)
     defects = summary.get("defects")
@@ -244,9 +190,9 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
         rows = [
             [
                 defect,
-                _fmt(d["planted"]),
-                _fmt(d["removed"]),
-                _pct(d["removed"] / d["planted"]),
+                fmt(d["planted"]),
+                fmt(d["removed"]),
+                pct(d["removed"] / d["planted"]),
                 _rules(d["by_rule"]),
             ]
             for defect, d in defects["by_defect"].items()
@@ -255,9 +201,9 @@ def _data(ctx: StageContext, names: list[str], labels_path: str | None, img_dir:
         rows.append(
             [
                 "clean documents removed",
-                _fmt(clean["documents"]),
-                _fmt(clean["removed"]),
-                _pct(clean["removed"] / clean["documents"] if clean["documents"] > 0 else None),
+                fmt(clean["documents"]),
+                fmt(clean["removed"]),
+                pct(clean["removed"] / clean["documents"] if clean["documents"] > 0 else None),
                 _rules(clean["by_rule"]),
             ]
         )
@@ -280,20 +226,20 @@ def _tokenizer(ctx: StageContext, names: list[str], domain_files: dict[str, str]
 
     ``domain_files`` is no longer read: the tokenizer stage measured compression on these files itself.
     """
-    summary = _stage_summary(ctx, names[0], "tokenizer") if names else None
+    summary = stage_summary(ctx, names[0], "tokenizer") if names else None
     if summary is None:
         return None
     blocks: list[tuple[str, Any]] = []
     composition = summary.get("composition")
     if isinstance(composition, dict):
-        rows = [[k, _fmt(v)] for k, v in composition.items()]
+        rows = [[k, fmt(v)] for k, v in composition.items()]
         blocks.append(("table", (["vocabulary part", "entries"], rows)))
     compression = summary.get("compression")
     if compression and "error" in compression:
         blocks.append(("p", f"Compression not measured: {compression['error']}."))
     elif compression:
         rows = [
-            [domain, _fmt(m["documents"]), _fmt(m["chars_per_token"], 3), _fmt(m["bytes_per_token"], 3)]
+            [domain, fmt(m["documents"]), fmt(m["chars_per_token"], 3), fmt(m["bytes_per_token"], 3)]
             for domain, m in compression["domains"].items()
         ]
         blocks.append(
@@ -323,9 +269,6 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
         return None
     import shutil
 
-    from skywork.utils.io import InputError
-    from skywork.utils.summary import plot_path, read_summary
-
     summaries = {}
     for name in names:
         try:
@@ -337,11 +280,11 @@ def _training(ctx: StageContext, names: list[str], img_dir: Path) -> Section | N
     rows = [
         [
             name,
-            _fmt(s["steps"]),
-            _fmt(s["tokens"]),
-            _fmt(s["last_train_loss"]),
+            fmt(s["steps"]),
+            fmt(s["tokens"]),
+            fmt(s["last_train_loss"]),
             ", ".join(f"{d} {v:.3f}" for d, v in sorted(s["last_val_loss"].items())) or "–",
-            _fmt(s["mean_tokens_per_s"], 4),
+            fmt(s["mean_tokens_per_s"], 4),
         ]
         for name, s in summaries.items()
     ]
@@ -383,8 +326,6 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
     """The evaluation stage's ``summary.json`` (``skywork.eval/v1``) laid out as tables, with its plots."""
     if not names:
         return None
-    from skywork.utils.io import InputError
-    from skywork.utils.summary import read_summary
 
     stage_dir = ctx.stage_dir_of(names[0])
     try:
@@ -402,9 +343,9 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         row = [label]
         for d in header_domains:
             v = per_domain.get(d, {})
-            row.append(f"{_fmt(v.get('loss'), 4)} / {_fmt(v.get('ppl'), 4)}")
+            row.append(f"{fmt(v.get('loss'), 4)} / {fmt(v.get('ppl'), 4)}")
         pooled = entry.get("pooled") or {}
-        row.append(f"{_fmt(pooled.get('loss'), 4)} / {_fmt(pooled.get('ppl'), 4)}")
+        row.append(f"{fmt(pooled.get('loss'), 4)} / {fmt(pooled.get('ppl'), 4)}")
         loss_rows.append(row)
     if loss_rows:
         blocks.append(
@@ -423,7 +364,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             leak_rows.append(
                 [
                     label,
-                    *[_fmt(leak.get(k), 4) for k in ("L_test", "L_train", "L_ref", "delta1", "delta2")],
+                    *[fmt(leak.get(k), 4) for k in ("L_test", "L_train", "L_ref", "delta1", "delta2")],
                     str(leak.get("verdict", "–")),
                 ]
             )
@@ -445,7 +386,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             row = [label]
             for bench in benches:
                 r = (entry.get("benchmarks") or {}).get(bench) or {}
-                row.append(f"{_pct(r['accuracy'])} (n={r.get('n')})" if "accuracy" in r else "–")
+                row.append(f"{pct(r['accuracy'])} (n={r.get('n')})" if "accuracy" in r else "–")
             mcq_rows.append(row)
         blocks.append(
             (
@@ -456,7 +397,7 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         )
         blocks.append(("table", (["model", *benches], mcq_rows)))
     gsm_rows = [
-        [label, _pct(g["accuracy"]), str(g.get("n")), str(g.get("no_answer", "–"))]
+        [label, pct(g["accuracy"]), str(g.get("n")), str(g.get("no_answer", "–"))]
         for label, entry in models.items()
         if (g := entry.get("gsm8k"))
     ]
@@ -537,7 +478,7 @@ def _configs(ctx: StageContext) -> Section:
 def build_report(config: ReportConfig, ctx: StageContext) -> dict:
     """The report stage: assemble the sections, write report.html, report.md and the report's summary.json."""
     img_dir = ctx.stage_dir
-    kinds = _stages_by_kind(ctx)
+    kinds = stages_by_kind(ctx)
     eval_state = read_state(ctx.run_dir, kinds["evaluate"][0]) if kinds.get("evaluate") else None
     domain_files = dict((eval_state or {}).get("config", {}).get("domains") or {})
     if not domain_files and kinds.get("demo_corpus"):
@@ -555,6 +496,11 @@ def build_report(config: ReportConfig, ctx: StageContext) -> dict:
         _training(ctx, kinds.get("pretrain", []), img_dir),
         _evaluation(ctx, kinds.get("evaluate", [])),
     ):
+        if part is not None:
+            sections.append(part)
+    for capability in capability_sections():
+        names = [name for kind in capability.kinds for name in kinds.get(kind, [])]
+        part = capability.build(ctx, names, img_dir) if names else None
         if part is not None:
             sections.append(part)
     reported = {name for names in kinds.values() for name in names}
