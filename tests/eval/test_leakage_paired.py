@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from skywork.eval.leakage import decide, leakage_test
 from skywork.eval.min_k import min_k_prob
 from skywork.eval.paired import fit_two_groups, item_auc, load_pairs, score_gaps
 from skywork.recipe.report import _evaluation
+from skywork.recipe.sections import leakage as leakage_section
 from skywork.utils.io import InputError
 from skywork.utils.summary import read_summary
 
@@ -256,6 +258,12 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     assert ["model", "paired gap [CI]", "items flagged", "call", "driven by"] in headers
     top = next(rows for (header, rows) in (p for k, p in section.blocks if k == "table") if "score" in header)
     assert len(top) == 3 and top[0][0] == "tiny"
+    ctx = SimpleNamespace(run_dir=run_dir, log=logging.getLogger("test"))
+    verdicts = leakage_section.section(ctx, ["evaluate"], run_dir / "report")
+    assert verdicts.title == "Leakage verdicts" and leakage_section.KINDS == ("evaluate",)
+    (signal_header, signal_rows), (item_header, item_rows) = [p for k, p in verdicts.blocks if k == "table"]
+    assert signal_rows[0][0] == "tiny" and signal_rows[0][-2] == leak["decision"]["call"]
+    assert "two-group test" in signal_header and "min-k%" in item_header and len(item_rows) == 3
 
 
 def test_cli_paired_option_prints_the_top_items(tmp_path, planted, tiny_model_dir):
