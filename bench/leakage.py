@@ -10,7 +10,9 @@ Both continuations learn the benchmark's style, so Δ1 (test vs a reference in a
 leakage test then runs with the paired rephrase references of lm-sys/llm-decontaminator (GPT-4 rephrasings aligned
 with the test items). Goals: the control gets no test-leakage call, the contaminated model does, and the per-item
 paired gap ranks the trained half above the unseen half with AUC >= 0.9. The peer is the Δ1-style per-item score
-without the paired reference (the item's own loss, lower = more exposed) and, for the false alarm, the Δ1 rule.
+without the paired reference (the item's own loss, lower = more exposed), a second peer line is min-k% prob
+(Shi et al. 2023, k = 20%: the mean log-prob of the item's least likely tokens, no reference either) and, for the
+false alarm, the Δ1 rule.
 
 MMLU has no train split for these subjects beyond dev/val, so train = sociology dev + val rows; the reference set
 for Δ1 is GPT-4 rephrasings of other sociology test items (written in another style, never trained on).
@@ -164,15 +166,26 @@ def run_bench(name: str, task: dict, base_state: dict, make_model, tokenizer, ge
             "delta2": res["delta2"],
             "gap": res["paired"]["gap"],
             "gap_ci": res["paired"]["ci"],
+            "two_groups": {
+                k: v for k, v in res["paired"]["groups"].items() if k not in ("alpha", "null_sets")
+            },
             "call": res["decision"]["call"],
             "test_leak": res["decision"]["test_leak"],
             "delta1_flag": res["decision"]["signals"]["delta1"],
             "verdict": res["verdict"],
             "auc_gap": item_auc([it["gap"] for it in items], seen),
             "auc_loss": item_auc([-it["loss_original"] for it in items], seen),
+            "auc_min_k": item_auc([it["min_k"] for it in items], seen),
+            "auc_min_k_gap": item_auc([it["min_k_gap"] for it in items], seen),
             "seconds": time.perf_counter() - start,
             "items": [
-                [it["index"] in half, round(it["gap"], 4), round(it["loss_original"], 4)] for it in items
+                [
+                    it["index"] in half,
+                    round(it["gap"], 4),
+                    round(it["loss_original"], 4),
+                    round(it["min_k"], 4),
+                ]
+                for it in items
             ],
         }
         print(
@@ -243,6 +256,15 @@ def main() -> None:
                 "peer": c["auc_loss"],
                 "goal": ">=0.9",
                 "peer_name": "per-item loss of the original (no paired reference)",
+            }
+        )
+        results.append(
+            {
+                "name": f"leakage_item_auc_min_k_{name}",
+                "ours": c["auc_gap"],
+                "peer": c["auc_min_k"],
+                "goal": ">=0.9",
+                "peer_name": "min-k% prob of the original, k = 20% (Shi et al. 2023; no paired reference)",
             }
         )
     alarms = [r["control"]["test_leak"] for r in runs.values()]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -13,8 +15,10 @@ from typer.testing import CliRunner
 
 from skywork.eval.cli import app
 from skywork.eval.leakage import decide, leakage_test
-from skywork.eval.paired import item_auc, load_pairs
+from skywork.eval.min_k import min_k_prob
+from skywork.eval.paired import fit_two_groups, item_auc, load_pairs, score_gaps
 from skywork.recipe.report import _evaluation
+from skywork.recipe.sections import leakage as leakage_section
 from skywork.utils.io import InputError
 from skywork.utils.summary import read_summary
 
@@ -67,38 +71,92 @@ def test_item_auc():
     assert item_auc([1, 1], [True, False]) == 0.5
 
 
+def _gap_items(gaps) -> list[dict]:
+    return [{"index": i, "gap": float(g)} for i, g in enumerate(gaps)]
+
+
+def _paired_signal(gaps, seed: int = 0) -> dict:
+    """The set-level paired signal of synthetic per-item gaps, as score_pairs computes it from real losses."""
+    return score_gaps(_gap_items(gaps), 0.01, 3.0, 200, 0.95, np.random.default_rng(seed), n_null=199)
+
+
+def _style(n: int, offset: float, seed: int) -> np.ndarray:
+    """Unexposed gaps: the same style offset for every item plus noise (one group)."""
+    return np.random.default_rng(seed).normal(offset, 0.15, n)
+
+
+def _exposed_half(n: int, seed: int) -> np.ndarray:
+    """Half the items (even positions) exposed: their originals' losses drop by 0.8 nats/token."""
+    gaps = _style(n, 0.3, seed)
+    gaps[::2] += 0.8
+    return gaps
+
+
 @pytest.mark.parametrize(
-    ("paired", "d1", "d2", "call", "test_leak"),
+    ("gaps", "d1", "d2", "below", "call", "test_leak"),
     [
-        (True, False, False, "test_exposure", True),
-        (True, True, True, "test_exposure", True),
-        ("below", True, False, "test_exposure", True),  # test easier than train and its rephrasings
-        (False, True, True, "familiarity", False),  # train-style data, test items not seen: no test leak
-        (False, True, False, "familiarity", False),
-        (False, False, True, "train_seen", False),
-        (False, False, False, "none", False),
-        (None, True, False, "test_leak", True),  # no paired reference: the report's Δ1 rule
-        (None, False, True, "train_seen", False),
-        (None, False, False, "none", False),
+        (_exposed_half(48, 1), False, False, False, "test_exposure", True),  # row 1: a subset exposed
+        (_exposed_half(48, 2), True, True, False, "test_exposure", True),
+        (_style(48, 0.6, 3), True, False, True, "test_exposure", True),  # row 2: every item exposed
+        (_style(48, 0.3, 4), True, True, False, "familiarity", False),  # train-style data, items unseen
+        (_style(48, 0.3, 5), True, False, False, "familiarity", False),
+        (_style(48, 0.3, 6), False, True, False, "train_seen", False),
+        (_style(48, 0.0, 7), False, False, False, "none", False),
+        (None, True, False, False, "test_leak", True),  # no paired reference: the report's Δ1 rule
+        (None, False, True, False, "train_seen", False),
+        (None, False, False, False, "none", False),
     ],
 )
-def test_decision_table(paired, d1, d2, call, test_leak):
-    pair = {
-        "gap": 0.2,
-        "ci": [0.1, 0.3],
-        "excess": 0.3,
-        "excess_ci": [0.2, 0.4],
-        "margin": 0.25,
-        "flagged": 1,
-        "items": 4,
-        "item_threshold": 0.5,
-    }
-    decision = decide(
-        {"delta1": d1, "delta2": d2, "paired": paired}, -0.3, 0.3, pair if paired is not None else None
-    )
-    assert decision["call"] == call and decision["test_leak"] is test_leak and decision["version"] == 1
-    if paired is not None:
-        assert ("paired gap" in decision["verdict"]) and (decision["driver"] or call == "none")
+def test_decision_table_rows_from_synthetic_gaps(gaps, d1, d2, below, call, test_leak):
+    pair = _paired_signal(gaps) if gaps is not None else None
+    signals = {"delta1": d1, "delta2": d2, "test_below_train": below, "paired": pair and pair["exposed"]}
+    decision = decide(signals, -0.3, -0.3 if below else 0.3, pair)
+    assert decision["call"] == call and decision["test_leak"] is test_leak and decision["version"] == 2
+    if pair is not None:
+        assert "two-group test p =" in decision["verdict"] and (decision["driver"] or call == "none")
+        assert ("driven by the paired gaps" in decision["verdict"]) is (
+            decision["driver"] == "paired gap (two groups)"
+        )
+
+
+def test_two_group_test_finds_the_exposed_items_and_spares_style_shifts():
+    pair = _paired_signal(_exposed_half(48, 8))
+    groups = pair["groups"]
+    assert groups["split"] and groups["p_value"] <= 0.01 and groups["separation"] > 4
+    assert abs(groups["exposed_share"] - 0.5) < 0.1 and abs(groups["style_offset"] - 0.3) < 0.1
+    items = _gap_items(_exposed_half(48, 8))
+    score_gaps(items, 0.01, 3.0, 100, 0.95, np.random.default_rng(0))
+    assert [it["flagged"] for it in items] == [i % 2 == 0 for i in range(48)]
+    # one group: a larger or smaller style offset, any spread, never splits (false-alarm rate well under 5%)
+    calls = [_paired_signal(_style(n, offset, seed), seed)["exposed"] for n, offset, seed in
+             [(24, 0.3, s) for s in range(10)] + [(200, -0.4, s) for s in range(10)]]  # fmt: skip
+    assert sum(calls) == 0
+    # a few exposed items among many form a heavy upper tail, also a second group
+    tail = _style(200, 0.3, 9)
+    tail[:20] += 1.0
+    assert _paired_signal(tail)["exposed"]
+    # one odd item is no group; nor is a lower group of a few items (at least a quarter must be unexposed)
+    odd = _style(48, 0.3, 10)
+    odd[0] += 3.0
+    assert not _paired_signal(odd)["exposed"] and _gap_items(odd)
+    low = _style(48, 0.3, 11)
+    low[:6] -= 1.5
+    assert not _paired_signal(low)["exposed"]
+
+
+def test_fit_two_groups_is_location_and_scale_free():
+    x = _exposed_half(40, 12)
+    a, b = fit_two_groups(x[None, :]), fit_two_groups(3.0 * x[None, :] - 7.0)
+    assert np.allclose(a["lr"], b["lr"], rtol=1e-6) and np.allclose(a["share"], b["share"])
+
+
+def test_min_k_prob():
+    losses = [0.1, 2.0, 0.2, 4.0, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1]
+    assert min_k_prob(losses, 0.2) == pytest.approx(-3.0)  # the 2 least likely of 10 tokens
+    assert min_k_prob(losses, 0.01) == pytest.approx(-4.0)  # at least one token
+    assert min_k_prob(losses, 1.0) == pytest.approx(-sum(losses) / 10)
+    with pytest.raises(ValueError):
+        min_k_prob(losses, 0.0)
 
 
 def test_without_paired_reference_the_result_is_unchanged(tmp_path, gsm8k_files, tiny_model, tiny_tokenizer):
@@ -155,6 +213,10 @@ def test_planted_items_rank_first_and_get_the_exposure_call(planted):
         "loss_rephrased",
         "gap",
         "score",
+        "z",
+        "p_exposed",
+        "min_k",
+        "min_k_gap",
         "flagged",
     } <= set(items[0])
     assert item_auc([it["score"] for it in items], [it["index"] % 2 == 0 for it in items]) >= 0.9
@@ -183,7 +245,8 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     leak = read_summary(tmp_path / "run" / "evaluate", kind="eval", max_version=1)["models"]["tiny"][
         "leakage"
     ]
-    assert leak["paired"]["version"] == 1 and leak["decision"]["version"] == 1
+    assert leak["paired"]["version"] == 2 and leak["decision"]["version"] == 2
+    assert {"p_value", "separation", "split", "style_offset"} <= set(leak["paired"]["groups"])
     assert len(leak["paired"]["top_items"]) == 3 and "per_item" not in leak["paired"]
     scores = [it["score"] for it in leak["paired"]["top_items"]]
     assert scores == sorted(scores, reverse=True)
@@ -195,6 +258,12 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     assert ["model", "paired gap [CI]", "items flagged", "call", "driven by"] in headers
     top = next(rows for (header, rows) in (p for k, p in section.blocks if k == "table") if "score" in header)
     assert len(top) == 3 and top[0][0] == "tiny"
+    ctx = SimpleNamespace(run_dir=run_dir, log=logging.getLogger("test"))
+    verdicts = leakage_section.section(ctx, ["evaluate"], run_dir / "report")
+    assert verdicts.title == "Leakage verdicts" and leakage_section.KINDS == ("evaluate",)
+    (signal_header, signal_rows), (item_header, item_rows) = [p for k, p in verdicts.blocks if k == "table"]
+    assert signal_rows[0][0] == "tiny" and signal_rows[0][-2] == leak["decision"]["call"]
+    assert "two-group test" in signal_header and "min-k%" in item_header and len(item_rows) == 3
 
 
 def test_cli_paired_option_prints_the_top_items(tmp_path, planted, tiny_model_dir):

@@ -343,13 +343,13 @@ def leakage(
         "auto",
         help="What both sides share: auto, text, gsm8k (question + final answer), mcq (question + answer).",
     ),
-    paired_margin: float = typer.Option(
-        0.25,
-        help="Excess of the paired gap over the style offset (nats/token) above which the test is exposed.",
+    paired_alpha: float = typer.Option(
+        0.01, help="Significance level of the two-group test on the paired gaps (exposure of a subset)."
     ),
     item_threshold: float = typer.Option(
-        0.5, help="Paired item score (nats/token) above which an item is flagged."
+        3.0, help="Flag an item whose gap is this many sds above the style offset (or in the exposed group)."
     ),
+    min_k: float = typer.Option(0.2, help="Fraction of least likely tokens behind each item's min-k% prob."),
     top: int = typer.Option(10, help="Items with the largest paired score to print."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
@@ -379,8 +379,9 @@ def leakage(
             confidence,
             paired=paired,
             paired_view=paired_view,
-            paired_margin=paired_margin,
+            paired_alpha=paired_alpha,
             item_threshold=item_threshold,
+            min_k=min_k,
         )
     res["model"] = str(model)
     table = Table(title="benchmark leakage (Table 8 style)")
@@ -411,14 +412,15 @@ def _top_items_table(paired: dict, n: int) -> Table:
     """The items that look most exposed: largest paired score first."""
     from skywork.eval.paired import top_items
 
-    table = Table(title=f"most exposed-looking items (score > {paired['item_threshold']} is flagged)")
-    for col in ("item", "loss orig.", "loss reph.", "score", "flag", "text"):
+    title = f"most exposed-looking items (z > {paired['item_threshold']} or in the exposed group is flagged)"
+    table = Table(title=title)
+    for col in ("item", "loss orig.", "loss reph.", "score", "min-k%", "flag", "text"):
         table.add_column(col, justify="left" if col == "text" else "right")
     for it in top_items(paired["per_item"], n):
         text = it["text"].replace("\n", " ")[:60]
         flag = "yes" if it["flagged"] else ""
         cells = [str(it["index"]), f"{it['loss_original']:.3f}", f"{it['loss_rephrased']:.3f}"]
-        table.add_row(*cells, f"{it['score']:+.3f}", flag, text)
+        table.add_row(*cells, f"{it['score']:+.3f}", f"{it['min_k']:.2f}", flag, text)
     return table
 
 

@@ -16,8 +16,9 @@ which reproduce the report's calls on Table 8: flagged ChatGLM3-6B, Qwen-7B/14B,
 Δ1 cannot tell *exposure* (the test items were trained on) from *familiarity* (the model knows the benchmark's
 style, e.g. from its train split, and the reference set is written in another style). With a paired reference
 (``paired=``: the test items rephrased, aligned 1:1; :mod:`skywork.eval.paired`) the call comes from all signals
-together, by the decision table of :func:`decide` (docs/evaluation.md), and the plain-words verdict names the
-signal that drove it. Without one, the verdict is the report's method above, unchanged.
+together, by the decision table of :func:`decide` (docs/evaluation.md: the paired gaps splitting into two groups
+calls exposure of a subset; Δ1 and Δ2 together, exposure of the whole split), and the plain-words verdict names
+the signal that drove it. Without one, the verdict is the report's method above, unchanged.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ import numpy as np
 
 from skywork.eval.adapter import ModelAdapter
 from skywork.eval.loss import OFFICIAL_MAX_CHARS
+from skywork.eval.min_k import DEFAULT_K
 from skywork.eval.paired import benchmark_texts, load_pairs, score_pairs
 from skywork.eval.requests import RollingLoss
 
-DECISION_VERSION = 1
-PAIRED_MARGIN = 0.25  # nats/token: the test split is exposed when the excess's interval lies above this
-ITEM_THRESHOLD = 0.5  # nats/token: an item whose score (gap above the style offset) passes this is flagged
+DECISION_VERSION = 2  # 2: the paired signal is the two-group test (1: excess over the lower-quartile gap)
+PAIRED_ALPHA = 0.01  # significance level of the two-group test on the paired gaps
+ITEM_THRESHOLD = 3.0  # sds of the unexposed group: an item this far above the style offset is flagged
 
 
 def _bootstrap(sums: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,33 +85,36 @@ def _verdict(
 def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict | None) -> dict:
     """The decision table over the three signals (``paired`` None: no paired reference given).
 
-    ======================  ==========  =====  ================  =========================================
-    paired gap              Δ1          Δ2     call              driver
-    ======================  ==========  =====  ================  =========================================
-    exposed                 any         any    test_exposure     paired gap
-    gap CI above 0 only     flagged     below  test_exposure     delta1 + delta2 (test easier than train)
-    not exposed             flagged     any    familiarity       delta1, cleared by the paired gap
-    not exposed             not         flag   train_seen        delta2
-    not exposed             not         not    none              -
-    (none given)            flagged     any    test_leak         delta1 (the report's method)
-    (none given)            not         flag   train_seen        delta2
-    (none given)            not         not    none              -
-    ======================  ==========  =====  ================  =========================================
+    =======================  =======  =====  =============  ===============================================
+    paired gaps              Δ1       Δ2     call           driver
+    =======================  =======  =====  =============  ===============================================
+    two groups (split)       any      any    test_exposure  paired gap: a subset of items is exposed
+    one group, mean above 0  flagged  below  test_exposure  delta1 + delta2: the whole test split is easier
+    one group                flagged  any    familiarity    delta1, cleared by the paired gaps
+    one group                not      flag   train_seen     delta2
+    one group                not      not    none           -
+    (none given)             flagged  any    test_leak      delta1 (the report's method)
+    (none given)             not      flag   train_seen     delta2
+    (none given)             not      not    none           -
+    =======================  =======  =====  =============  ===============================================
 
-    "below" means the test split is clearly easier than the train split (delta2's interval below zero and
-    delta2 < -delta2 margin): training on train-style data makes the train split the easier one, exposure to the
-    test items the test split. Rows are tried in order. ``test_leak`` (the verdict's test-leakage call) is true
-    for ``test_exposure`` and ``test_leak`` only: a model trained on train-style data whose test items are no
-    easier than their rephrasings (beyond the style offset) gets no test-leakage call.
+    "two groups" is :func:`skywork.eval.paired.two_group_test`: the per-item paired gaps split into an unexposed
+    group (the style offset) and a clearly higher one, which exposure to a subset of the items produces and a style
+    shift (it moves every gap alike) does not. Exposure to *every* test item moves all gaps alike too, so the
+    second row catches it from the splits instead: familiarity with train-style data makes the train split the
+    easier one (delta2 > 0), exposure to the test items the test split ("below": delta2's interval below zero and
+    delta2 < -delta2 margin), while the items are still easier than their rephrasings (the gap's interval above 0).
+    Rows are tried in order. ``test_leak`` is true for ``test_exposure`` and ``test_leak`` only: a model trained on
+    train-style data whose test items' gaps form one group gets no test-leakage call.
     """
     exposed, d1_flag, d2_flag = signals["paired"], signals["delta1"], signals["delta2"]
     below_train = bool(signals.get("test_below_train"))
     if exposed:
-        call, driver = "test_exposure", "paired gap"
+        call, driver = "test_exposure", "paired gap (two groups)"
     elif d1_flag and exposed is False and below_train and paired is not None and paired["ci"][0] > 0:
         call, driver = "test_exposure", "delta1 and delta2 (test easier than train), paired gap above 0"
     elif d1_flag and exposed is False:
-        call, driver = "familiarity", "delta1 (cleared by the paired gap)"
+        call, driver = "familiarity", "delta1 (cleared by the paired gaps)"
     elif d1_flag:
         call, driver = "test_leak", "delta1"
     elif d2_flag:
@@ -130,15 +135,21 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
 
 def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag: bool, paired: dict) -> str:
     """The plain-words verdict when a paired reference was given; it says which signal drove the call."""
-    excess, (lo, hi) = paired["excess"], paired["excess_ci"]
+    g = paired["groups"]
+    lo, hi = paired["ci"]
     pair = (
-        f"paired gap {paired['gap']:+.3f}, excess over the style offset {excess:+.3f}, CI [{lo:+.3f}, {hi:+.3f}], "
-        f"margin {paired['margin']}; {paired['flagged']} of {paired['items']} items above {paired['item_threshold']}"
+        f"mean paired gap {paired['gap']:+.3f}, CI [{lo:+.3f}, {hi:+.3f}]; two-group test p = {g['p_value']:.3f}, "
+        f"separation {g['separation']:.1f} sd"
     )
+    if g["split"]:
+        pair += (
+            f"; {round(g['exposed_share'] * paired['items'])} of {paired['items']} items sit {g['shift']:+.3f} "
+            f"nats/token above the style offset {g['style_offset']:+.3f}"
+        )
     train = (
         f" The train split also looks seen (delta2 = {d2:+.3f})." if d2_flag and call != "train_seen" else ""
     )
-    if call == "test_exposure" and driver != "paired gap":
+    if call == "test_exposure" and driver != "paired gap (two groups)":
         return (
             f"Test-set exposure (driven by delta1 and delta2): the test split is easier than both the reference "
             f"set (delta1 = {d1:+.3f}) and the train split (delta2 = {d2:+.3f}), and easier than its own "
@@ -146,23 +157,25 @@ def _paired_verdict(call: str, driver: str | None, d1: float, d2: float, d2_flag
         )
     if call == "test_exposure":
         return (
-            f"Test-set exposure (driven by the paired gap): the test items are clearly easier than their own "
-            f"rephrasings ({pair}), which familiarity with the style does not explain; delta1 = {d1:+.3f}.{train}"
+            f"Test-set exposure (driven by the paired gaps): part of the test items are far easier than their own "
+            f"rephrasings while the rest are not ({pair}); a style shift would move every item alike. "
+            f"delta1 = {d1:+.3f}.{train}"
         )
     if call == "familiarity":
         return (
-            f"Familiarity, not exposure (delta1 = {d1:+.3f} is cleared by the paired gap): the test split is "
-            f"easier than the reference set, but its items are no easier than their own rephrasings beyond the "
-            f"style offset ({pair}), so the model knows the benchmark's style or domain, not the test items.{train}"
+            f"Familiarity, not exposure (delta1 = {d1:+.3f} is cleared by the paired gaps): the test split is "
+            f"easier than the reference set, but its items' gaps to their own rephrasings form one group around "
+            f"the style offset ({pair}), so the model knows the benchmark's style or domain, not the test "
+            f"items.{train}"
         )
     if call == "train_seen":
         return (
-            f"The train split looks seen in training (driven by delta2 = {d2:+.3f}); the test items are no easier "
-            f"than their rephrasings beyond the style offset ({pair})."
+            f"The train split looks seen in training (driven by delta2 = {d2:+.3f}); the test items' gaps to "
+            f"their rephrasings form one group ({pair})."
         )
     return (
-        f"No sign of leakage: the test items are no easier than their rephrasings beyond the style offset "
-        f"({pair}); delta1 = {d1:+.3f}, delta2 = {d2:+.3f}."
+        f"No sign of leakage: the test items' gaps to their rephrasings form one group ({pair}); "
+        f"delta1 = {d1:+.3f}, delta2 = {d2:+.3f}."
     )
 
 
@@ -182,8 +195,9 @@ def leakage_test(
     seed: int = 0,
     paired: str | Path | None = None,
     paired_view: str = "auto",
-    paired_margin: float = PAIRED_MARGIN,
+    paired_alpha: float = PAIRED_ALPHA,
     item_threshold: float = ITEM_THRESHOLD,
+    min_k: float = DEFAULT_K,
 ) -> dict:
     """L_train, L_test, L_ref, delta1 = L_test - L_ref, delta2 = L_test - L_train, bootstrap CIs and a verdict.
 
@@ -221,7 +235,7 @@ def leakage_test(
     if paired is not None:
         pairs = load_pairs(test, paired, paired_view, max_samples=max_samples)
         pair_result = score_pairs(
-            adapter, pairs, max_chars, n_bootstrap, confidence, paired_margin, item_threshold, rng
+            adapter, pairs, max_chars, n_bootstrap, confidence, paired_alpha, item_threshold, rng, min_k
         )
         pair_result["file"] = str(paired)
     below_train = ci["delta2"][1] < 0 and delta2 < -delta2_margin

@@ -9,10 +9,14 @@ lowers the original far more. Per item::
     gap = loss(rephrasing) - loss(original)        (mean token cross-entropy, nats per token)
 
 A large positive gap says the original wording is unusually easy for the model. An unexposed model still has a
-*style offset* (the rephrasings' words are more or less familiar than the originals', for every item alike), so
-the per-item score is ``gap - anchor`` with ``anchor`` the lower-quartile gap of the set (the items least easier
-than their rephrasings; valid while at least a quarter of the items were not exposed). The set's ``excess`` is
-``mean gap - anchor``; intervals come from a paired bootstrap over items (an item's two losses move together).
+*style offset* (the rephrasings' words are more or less familiar than the originals', for every item alike), and
+each gap has noise around it; without exposure the gaps form **one group** around the offset (the original and
+its rephrasing are two interchangeable renderings of the item). Exposure to a subset of the items lowers just
+those originals' losses: their gaps form a second, higher group. :func:`two_group_test` asks whether the gaps
+split so (a likelihood-ratio test of two Gaussian groups against one, calibrated by simulation); when they do,
+the lower group's mean is the style offset. Per item, ``score = gap - style offset`` (nats/token), ``z = score /
+sd`` of the unexposed group, ``p_exposed`` (posterior of the upper group) and a min-k% prob (:mod:`min_k`). The
+mean gap's interval comes from a paired bootstrap over items (an item's two losses move together).
 
 Views (what is compared, so both sides hold the same content):
 
@@ -37,13 +41,13 @@ from pathlib import Path
 import numpy as np
 
 from skywork.eval.data import read_texts, record_text
+from skywork.eval.min_k import DEFAULT_K, min_k_prob
 from skywork.utils.io import InputError, read_jsonl_lines
 
 VIEWS = ("auto", "text", "gsm8k", "mcq")
 GSM8K_FINAL = re.compile(r"####\s*(.+?)\s*$", re.S)
 GSM8K_REPHRASED = re.compile(r"^Question:\s*(.*?)\s*\nAnswer:.*?####\s*(.+?)\s*$", re.S)
 PREVIEW_CHARS = 120
-ANCHOR_QUANTILE = 0.25  # the style offset: the gap of the items least easier than their rephrasings
 
 
 @dataclass
@@ -154,22 +158,124 @@ def _pair(view, test, i, rows, records, rephrased: str) -> tuple[str, str] | Non
     return record_text(record, test, i + 1), rephrased
 
 
+# ------------------------------------------------------------------------------------------ the two-group test
+
+EM_STEPS = 80
+SPLITS = (0.25, 0.5, 0.75)  # EM starts: the items above each of these quantiles form the upper group
+MIN_SEPARATION = 2.0  # Ashman's D: two groups are told apart when their means are >= 2 sds apart
+MIN_UNEXPOSED_SHARE = 0.25  # the lower (style-offset) group must hold at least a quarter of the items
+MIN_EXPOSED_ITEMS = 3  # ... and the upper group at least this many items (one odd item is no group)
+
+
+def fit_two_groups(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Maximum-likelihood fit of one Gaussian and of two Gaussians with a shared sd, for each row of ``x``.
+
+    ``x`` is ``[rows, items]``. EM from three starts (the items above the 25th / 50th / 75th percentile as the
+    upper group), the best likelihood kept. Returns per row: ``lr`` (2 x log-likelihood ratio, two groups vs one),
+    ``low`` / ``high`` (group means), ``sd`` (shared within-group sd), ``share`` (weight of the upper group),
+    ``sd_one`` / ``mean_one`` (the one-group fit) and ``posterior`` ``[rows, items]`` (P(upper group | gap)).
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    n = x.shape[1]
+    mean_one = x.mean(axis=1, keepdims=True)
+    var_one = np.maximum(x.var(axis=1, keepdims=True), 1e-12)
+    ll_one = -0.5 * n * (np.log(2 * np.pi * var_one[:, 0]) + 1.0)
+    best: dict[str, np.ndarray] | None = None
+    for q in SPLITS:
+        post = (x > np.quantile(x, q, axis=1, keepdims=True)).astype(np.float64)
+        for _ in range(EM_STEPS):
+            share = np.clip(post.mean(axis=1, keepdims=True), 1e-6, 1 - 1e-6)
+            high = (post * x).sum(axis=1, keepdims=True) / np.maximum(post.sum(axis=1, keepdims=True), 1e-12)
+            low = ((1 - post) * x).sum(axis=1, keepdims=True) / np.maximum(
+                (1 - post).sum(axis=1, keepdims=True), 1e-12
+            )
+            var = (post * (x - high) ** 2 + (1 - post) * (x - low) ** 2).mean(axis=1, keepdims=True)
+            var = np.maximum(var, 1e-6 * var_one)
+            log_high = np.log(share) - 0.5 * (x - high) ** 2 / var
+            log_low = np.log(1 - share) - 0.5 * (x - low) ** 2 / var
+            top = np.maximum(log_high, log_low)
+            norm = top + np.log(np.exp(log_high - top) + np.exp(log_low - top))
+            post = np.exp(log_high - norm)
+        ll = (norm - 0.5 * np.log(2 * np.pi * var)).sum(axis=1)
+        if best is None:
+            best = {"ll": ll, "low": low, "high": high, "var": var, "share": share, "post": post}
+        else:
+            better = ll > best["ll"]
+            for key, value in (("ll", ll), ("low", low), ("high", high), ("var", var), ("share", share)):
+                best[key] = np.where(better if key == "ll" else better[:, None], value, best[key])
+            best["post"] = np.where(better[:, None], post, best["post"])
+    swap = best["high"] < best["low"]  # keep "high" the upper group's mean
+    low = np.where(swap, best["high"], best["low"])[:, 0]
+    high = np.where(swap, best["low"], best["high"])[:, 0]
+    share = np.where(swap, 1 - best["share"], best["share"])[:, 0]
+    posterior = np.where(swap, 1 - best["post"], best["post"])
+    return {
+        "lr": np.maximum(2.0 * (best["ll"] - ll_one), 0.0),
+        "low": low,
+        "high": high,
+        "sd": np.sqrt(best["var"][:, 0]),
+        "share": share,
+        "mean_one": mean_one[:, 0],
+        "sd_one": np.sqrt(var_one[:, 0]),
+        "posterior": posterior,
+    }
+
+
+def two_group_test(gaps: np.ndarray, alpha: float, n_null: int, rng: np.random.Generator) -> dict:
+    """Do the paired gaps split into an unexposed group and a clearly higher, exposed-looking one?
+
+    Without exposure every item's gap is the set's style offset plus noise: one group. Exposure to a subset of
+    the items lowers exactly those originals' losses, so their gaps form a second, higher group (a heavy upper tail,
+    or two modes); a style shift moves every gap alike and cannot. The statistic is the likelihood ratio of two
+    Gaussian groups (shared sd) against one; it is location- and scale-free, so its null distribution depends only
+    on the number of items and is simulated (``n_null`` standard-normal sets of the same size). The split is called
+    when ``p <= alpha``, the groups are separated (Ashman's D = (high - low) / sd >= 2), the upper group holds at
+    least 3 items and the lower group at least a quarter of them (its mean is the style offset).
+    """
+    gaps = np.asarray(gaps, dtype=np.float64)
+    n = len(gaps)
+    fit = fit_two_groups(gaps[None, :])
+    one = {k: float(v[0]) for k, v in fit.items() if k != "posterior"}
+    if n < 2 * MIN_EXPOSED_ITEMS or one["sd_one"] < 1e-9:
+        p_value = 1.0
+    else:
+        null = fit_two_groups(rng.standard_normal((n_null, n)))["lr"]
+        p_value = float((1 + np.sum(null >= one["lr"])) / (n_null + 1))
+    separation = (one["high"] - one["low"]) / max(one["sd"], 1e-12)
+    exposed_items = one["share"] * n
+    split = bool(
+        p_value <= alpha
+        and separation >= MIN_SEPARATION
+        and exposed_items >= MIN_EXPOSED_ITEMS
+        and 1 - one["share"] >= MIN_UNEXPOSED_SHARE
+    )
+    return {
+        "lr": one["lr"],
+        "p_value": p_value,
+        "alpha": alpha,
+        "null_sets": n_null,
+        "separation": separation,
+        "style_offset": one["low"] if split else one["mean_one"],
+        "sd": one["sd"] if split else one["sd_one"],
+        "shift": one["high"] - one["low"],
+        "exposed_share": one["share"] if split else 0.0,
+        "split": split,
+        "posterior": fit["posterior"][0],
+    }
+
+
 # ------------------------------------------------------------------------------------------------- scoring
 
 
-def paired_bootstrap(
-    gaps: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean gap and excess of ``n_boot`` resamples of the items (an item's two losses always move together)."""
+def paired_bootstrap(gaps: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Mean gap of ``n_boot`` resamples of the items (an item's two losses always move together)."""
     n = len(gaps)
-    means, excess = np.empty(n_boot), np.empty(n_boot)
+    means = np.empty(n_boot)
     step = max(1, 2_000_000 // max(n, 1))
     for start in range(0, n_boot, step):
         stop = min(n_boot, start + step)
-        sample = gaps[rng.integers(0, n, size=(stop - start, n))]
-        means[start:stop] = sample.mean(axis=1)
-        excess[start:stop] = means[start:stop] - np.quantile(sample, ANCHOR_QUANTILE, axis=1)
-    return means, excess
+        means[start:stop] = gaps[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
+    return means
 
 
 def item_auc(scores: list[float], positive: list[bool]) -> float:
@@ -182,73 +288,98 @@ def item_auc(scores: list[float], positive: list[bool]) -> float:
     return wins / (len(pos) * len(neg))
 
 
+def _token_losses(adapter, texts: list[str]):
+    """One pass: summed loss, token count and every token's loss of each text (no BOS, as ``rolling_loss``)."""
+    from skywork.eval.scoring import encode_plain, sequence_losses
+
+    sequences = encode_plain(adapter.tokenizer, texts)
+    return sequence_losses(adapter.model, sequences, batch_size=adapter.batch_size, keep_token_losses=True)
+
+
 def score_pairs(
     adapter,
     pairs: PairedItems,
     max_chars: int | None,
     n_bootstrap: int,
     confidence: float,
-    margin: float,
+    alpha: float,
     item_threshold: float,
     rng: np.random.Generator,
+    min_k: float = DEFAULT_K,
+    n_null: int = 199,
 ) -> dict:
-    """Per-item losses and gaps, the mean paired gap with its bootstrap interval, and the exposure call."""
-    from skywork.eval.requests import RollingLoss
+    """Per-item losses, gaps and min-k% probs; the mean gap with its bootstrap interval; the two-group test."""
 
     def cut(texts: list[str]) -> list[str]:
         return [t[:max_chars] if max_chars else t for t in texts]
 
     originals, rephrasings = cut(pairs.originals), cut(pairs.rephrasings)
-    a = adapter.rolling_loss([RollingLoss(t) for t in originals])
-    b = adapter.rolling_loss([RollingLoss(t) for t in rephrasings])
+    a, b = _token_losses(adapter, originals), _token_losses(adapter, rephrasings)
     items = []
     for k, index in enumerate(pairs.indices):
         if a.token_counts[k] == 0 or b.token_counts[k] == 0:
             continue
         lo, lr = a.loss_sums[k] / a.token_counts[k], b.loss_sums[k] / b.token_counts[k]
+        mk_o, mk_r = min_k_prob(a.token_losses[k], min_k), min_k_prob(b.token_losses[k], min_k)
         items.append(
             {
                 "index": index,
                 "loss_original": lo,
                 "loss_rephrased": lr,
                 "gap": lr - lo,
+                "min_k": mk_o,
+                "min_k_rephrased": mk_r,
+                "min_k_gap": mk_o - mk_r,
                 "tokens": [a.token_counts[k], b.token_counts[k]],
                 "text": originals[k][:PREVIEW_CHARS],
             }
         )
     if not items:
         raise InputError("every paired item is empty after tokenisation")
-    gaps = np.asarray([it["gap"] for it in items])
-    anchor = float(np.quantile(gaps, ANCHOR_QUANTILE))
-    for it in items:
-        it["score"] = it["gap"] - anchor
-        it["flagged"] = it["score"] > item_threshold
-    boot_gap, boot_excess = paired_bootstrap(gaps, n_bootstrap, rng)
-    alpha = (1.0 - confidence) / 2
-
-    def interval(values: np.ndarray) -> list[float]:
-        return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
-
-    ci, excess_ci = interval(boot_gap), interval(boot_excess)
-    gap, excess = float(gaps.mean()), float(gaps.mean() - anchor)
-    flagged = sum(it["flagged"] for it in items)
+    summary = score_gaps(items, alpha, item_threshold, n_bootstrap, confidence, rng, n_null)
     return {
         "view": pairs.view,
-        "items": len(items),
         "skipped": pairs.skipped,
         "loss_original": float(np.mean([it["loss_original"] for it in items])),
         "loss_rephrased": float(np.mean([it["loss_rephrased"] for it in items])),
-        "gap": gap,
-        "ci": ci,
-        "excess": excess,
-        "excess_ci": excess_ci,
-        "margin": margin,
+        **summary,
+        "min_k_fraction": min_k,
+        "per_item": items,
+    }
+
+
+def score_gaps(
+    items: list[dict],
+    alpha: float,
+    item_threshold: float,
+    n_bootstrap: int,
+    confidence: float,
+    rng: np.random.Generator,
+    n_null: int = 199,
+) -> dict:
+    """The set-level paired signal from per-item ``gap`` values; adds ``score``, ``z``, ``p_exposed``, ``flagged``
+    to each item. Returns ``gap`` (mean) and ``ci`` (paired bootstrap), ``groups`` (:func:`two_group_test`),
+    ``exposed`` (the two groups were called), ``flagged`` / ``flagged_fraction`` and ``item_threshold``."""
+    gaps = np.asarray([it["gap"] for it in items], dtype=np.float64)
+    groups = two_group_test(gaps, alpha, n_null, rng)
+    posterior = groups.pop("posterior")
+    for it, p in zip(items, posterior, strict=True):
+        it["score"] = float(it["gap"] - groups["style_offset"])
+        it["z"] = it["score"] / max(groups["sd"], 1e-12)
+        it["p_exposed"] = float(p) if groups["split"] else 0.0
+        it["flagged"] = bool((groups["split"] and p > 0.5) or it["z"] > item_threshold)
+    boot = paired_bootstrap(gaps, n_bootstrap, rng)
+    q = (1.0 - confidence) / 2
+    flagged = sum(it["flagged"] for it in items)
+    return {
+        "items": len(items),
+        "gap": float(gaps.mean()),
+        "ci": [float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))],
+        "groups": groups,
+        "exposed": groups["split"],
         "item_threshold": item_threshold,
-        "anchor": anchor,
         "flagged": flagged,
         "flagged_fraction": flagged / len(items),
-        "exposed": excess_ci[0] > margin,
-        "per_item": items,
     }
 
 

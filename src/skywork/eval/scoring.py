@@ -33,6 +33,7 @@ class SequenceLosses:
     token_counts: list[int]
     padded_positions: int = 0
     real_positions: int = 0
+    token_losses: list[list[float]] | None = None  # per predicted token, when asked for (min-k% prob)
 
     @property
     def padding_fraction(self) -> float:
@@ -56,10 +57,12 @@ def sequence_losses(
     batch_size: int = 16,
     head_chunk: int = 4096,
     on_batch: Callable[[int], None] | None = None,
+    keep_token_losses: bool = False,
 ) -> SequenceLosses:
     """Summed token cross-entropy of each sequence over positions 1..n-1 (the first token is not predicted).
 
-    ``on_batch(n_sequences)`` is called after each batch (progress bars).
+    ``on_batch(n_sequences)`` is called after each batch (progress bars). ``keep_token_losses`` also returns
+    every predicted token's cross-entropy (``token_losses``), for per-token statistics such as min-k% prob.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
@@ -67,6 +70,7 @@ def sequence_losses(
     device = next(model.parameters()).device
     sums = [0.0] * len(sequences)
     counts = [max(len(s) - 1, 0) for s in sequences]
+    tokens: list[list[float]] | None = [[] for _ in sequences] if keep_token_losses else None
     order = sorted((i for i in range(len(sequences)) if counts[i] > 0), key=lambda i: -len(sequences[i]))
     padded = real = 0
     for start in range(0, len(order), batch_size):
@@ -87,15 +91,24 @@ def sequence_losses(
         targets = ids[:, 1:][scored]
         row_of = scored.nonzero()[:, 0]
         per_row = torch.zeros(len(rows), dtype=torch.float64, device=device)
+        per_token = []
         for c in range(0, states.shape[0], head_chunk):
             logits = head(states[c : c + head_chunk]).float()
             ce = F.cross_entropy(logits, targets[c : c + head_chunk], reduction="none")
             per_row.index_add_(0, row_of[c : c + head_chunk], ce.double())
+            if tokens is not None:
+                per_token.append(ce.double().cpu())
         for r, i in enumerate(rows):
             sums[i] = float(per_row[r])
+        if tokens is not None:
+            flat = torch.cat(per_token).tolist()
+            at = 0
+            for i in rows:  # scored positions are row-major: a row's tokens are contiguous
+                tokens[i] = flat[at : at + counts[i]]
+                at += counts[i]
         if on_batch is not None:
             on_batch(len(rows))
-    return SequenceLosses(sums, counts, padded, real)
+    return SequenceLosses(sums, counts, padded, real, tokens)
 
 
 def encode_plain(tokenizer, texts: list[str]) -> list[list[int]]:

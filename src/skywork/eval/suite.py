@@ -26,7 +26,9 @@ from skywork.utils.io import InputError, atomic_write_json
 
 SUMMARY_KIND = "eval"
 SUMMARY_VERSION = 1
-PAIRED_SUMMARY_VERSION = 1  # the version of summary.json's leakage.paired / leakage.decision key sets
+PAIRED_SUMMARY_VERSION = (
+    2  # 2: two-group test, min-k%; the version of summary.json's leakage.paired / leakage.decision key sets
+)
 
 
 @dataclass
@@ -45,14 +47,17 @@ class LeakageFiles:
         "auto",
         help="What both sides share: auto, text, gsm8k (question + final answer) or mcq (question + answer).",
     )
-    paired_margin: float = field(
-        0.25,
-        help="The test split is called exposed when the lower end of the excess interval (mean paired gap minus "
-        "the style offset, nats/token) passes this.",
+    paired_alpha: float = field(
+        0.01,
+        help="Significance level of the two-group test: the test split is called exposed when its items' paired "
+        "gaps split into an unexposed group and a clearly higher one at this level.",
     )
     item_threshold: float = field(
-        0.5, help="An item is flagged when its paired score passes this (nats/token)."
+        3.0,
+        help="An item is flagged when its gap is this many sds (of the unexposed group) above the style offset, "
+        "or it falls in the exposed group.",
     )
+    min_k: float = field(0.2, help="Fraction of least likely tokens behind each item's min-k% prob.")
     top_items: int = field(
         10, help="Items with the largest paired score kept in summary.json and the report."
     )
@@ -179,8 +184,9 @@ def _evaluate_model(config: SuiteConfig, adapter, label: str, out_dir: Path, con
             max_samples=config.max_docs,
             paired=config.leakage.paired,
             paired_view=config.leakage.paired_view,
-            paired_margin=config.leakage.paired_margin,
+            paired_alpha=config.leakage.paired_alpha,
             item_threshold=config.leakage.item_threshold,
+            min_k=config.leakage.min_k,
         )
     for bench in config.mcq:
         console.print(f"  {bench.bench} ({bench.shots}-shot)")
