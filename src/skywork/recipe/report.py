@@ -378,7 +378,6 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
             )
         )
         blocks.append(("table", (["model", "L_test", "L_train", "L_ref", "Δ1", "Δ2", "verdict"], leak_rows)))
-    blocks += _paired_blocks(models)
     benches = sorted({bench for entry in models.values() for bench in entry.get("benchmarks") or {}})
     if benches:
         mcq_rows = []
@@ -412,50 +411,6 @@ def _evaluation(ctx: StageContext, names: list[str]) -> Section | None:
         src = (stage_dir / rel).relative_to(ctx.run_dir).as_posix()
         blocks.append(("img", (src, name.replace("_", " "))))
     return Section("Evaluation", blocks)
-
-
-def _paired_blocks(models: dict[str, dict]) -> list[tuple[str, Any]]:
-    """The paired-reference figures of each model and its most exposed-looking test items (summary leakage.paired)."""
-    rows, items = [], []
-    for label, entry in models.items():
-        paired = (entry.get("leakage") or {}).get("paired")
-        if not paired:
-            continue
-        decision = entry["leakage"].get("decision") or {}
-        lo, hi = paired["ci"]
-        rows.append(
-            [
-                label,
-                f"{paired['gap']:+.3f} [{lo:+.3f}, {hi:+.3f}]",
-                f"{paired['flagged']} / {paired['items']}",
-                str(decision.get("call", "–")),
-                str(decision.get("driver") or "–"),
-            ]
-        )
-        for it in paired.get("top_items") or []:
-            text = it["text"].replace("\n", " ")[:80]  # table cells are escaped by the renderer
-            flag = "yes" if it["flagged"] else ""
-            losses = f"{it['loss_original']:.3f} / {it['loss_rephrased']:.3f}"
-            items.append([label, str(it["index"]), losses, f"{it['score']:+.3f}", flag, text])
-    if not rows:
-        return []
-    threshold = next(m["leakage"]["paired"]["item_threshold"] for m in models.values() if _has_paired(m))
-    return [
-        (
-            "p",
-            "Paired reference: each test item against its own rephrasing (same problem, other words). The "
-            "paired gap is the mean of loss(rephrasing) − loss(original) over items, with a paired bootstrap "
-            "interval; familiarity with the benchmark's style lowers both, exposure to the items lowers the "
-            "original far more. The call combines Δ1, Δ2 and the paired gap (docs/evaluation.md).",
-        ),
-        ("table", (["model", "paired gap [CI]", "items flagged", "call", "driven by"], rows)),
-        ("p", f"Most exposed-looking test items (score above {threshold} nats/token is flagged):"),
-        ("table", (["model", "item", "loss original / rephrased", "score", "flagged", "text"], items)),
-    ]
-
-
-def _has_paired(model: dict) -> bool:
-    return bool((model.get("leakage") or {}).get("paired"))
 
 
 def _configs(ctx: StageContext) -> Section:
