@@ -55,19 +55,24 @@ def tokenize_to_shards(
     batch_docs: int = 256,
     shard_tokens: int = SHARD_TOKENS,
     progress: bool = False,
+    num_threads: int | None = None,
 ) -> dict:
     """Tokenize JSONL text into one packed stream per source under ``out_dir/<source>/``.
 
     ``inputs`` is a list of files / dirs / globs (one stream named ``source``) or a mapping
     ``{source: [inputs...]}``. A stream whose ``meta.json`` already records the same inputs and tokenizer is kept
     (re-running is free); each stream is built in a temporary directory and renamed into place when complete.
-    Returns ``{"sources": {name: meta}}``.
+    Returns ``{"sources": {name: meta}}``. Texts are encoded in batches of ``batch_docs`` by
+    :func:`skywork.tokenizer.batch.batch_encoder` (SentencePiece's threaded batch encode on ``num_threads`` cores,
+    default all, when its ids equal the tokenizer's; ``meta["encoder"]`` says which ran).
     """
     from skywork.tokenizer import load
+    from skywork.tokenizer.batch import batch_encoder
 
     tokenizer_dir = Path(tokenizer_dir)
     out_dir = Path(out_dir)
     tokenizer = load(tokenizer_dir)
+    encode = batch_encoder(tokenizer, tokenizer_dir, num_threads)  # SentencePiece's own when ids match
     vocab_size = len(tokenizer)
     dtype = token_dtype(vocab_size)
     groups = inputs if isinstance(inputs, dict) else {source: inputs}
@@ -93,10 +98,21 @@ def tokenize_to_shards(
                 continue
         with atomic_dir(stream_dir) as tmp:
             meta = _write_stream(
-                files, tokenizer, tmp, dtype, text_field, min_tokens, batch_docs, shard_tokens, progress, name
+                files,
+                tokenizer,
+                encode,
+                tmp,
+                dtype,
+                text_field,
+                min_tokens,
+                batch_docs,
+                shard_tokens,
+                progress,
+                name,
             )
             meta.update(
                 source=name,
+                encoder=encode.backend,
                 vocab_size=vocab_size,
                 dtype=dtype.name,
                 bos_id=tokenizer.bos_token_id,
@@ -114,6 +130,7 @@ def tokenize_to_shards(
 def _write_stream(
     files: list[Path],
     tokenizer,
+    encode,
     out: Path,
     dtype: np.dtype,
     text_field: str,
@@ -147,9 +164,7 @@ def _write_stream(
 
     def write_batch(texts: list[str]) -> None:
         nonlocal total_docs, total_tokens
-        # Whole documents, packed into rows later: verbose=False drops transformers' "longer than the
-        # specified maximum sequence length" warning, which is about model inputs, not corpus text.
-        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        encoded = encode(texts)
         for ids in encoded:
             if len(ids) < min_tokens:
                 skipped["too_short"] = skipped.get("too_short", 0) + 1
