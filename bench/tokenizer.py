@@ -137,6 +137,77 @@ def bench_encode(tokenizer_dir: Path, docs: list[str]) -> list[dict]:
     ]
 
 
+def bench_tokenize(tokenizer_dir: Path, docs: list[str], work: Path, repeats: int = 3) -> list[dict]:
+    """``skywork data tokenize`` end to end (JSONL in, shards out) against a raw sentencepiece encode loop over
+    the same texts already in memory (one ``sp.encode(text)`` per document), ids checked identical."""
+    import json
+
+    import numpy as np
+    import sentencepiece as spm
+
+    from skywork.tokenizer.batch import default_threads
+    from skywork.train.shards import TokenShards, tokenize_to_shards
+
+    source = work / "tokenize-input.jsonl"
+    source.write_text(
+        "".join(json.dumps({"text": d}, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8"
+    )
+    megabytes = sum(len(d.encode("utf-8")) for d in docs) / MB
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_dir / "tokenizer.model"))
+
+    def ours():
+        out = work / "tokenize-out"
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        return tokenize_to_shards([source], tokenizer_dir, out)
+
+    def loop():
+        return [sp.encode(d) for d in docs]
+
+    def batched():
+        return sp.encode(docs, num_threads=default_threads())
+
+    times = {name: [] for name in ("ours", "loop", "batched")}
+    for _ in range(repeats):  # interleaved, so load changes hit all three alike
+        for name, fn in (("ours", ours), ("loop", loop), ("batched", batched)):
+            start = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - start)
+            if name == "ours":
+                meta = result["sources"]["main"]
+    reference = loop()
+    shards = TokenShards(work / "tokenize-out" / "main")
+    same = all(
+        np.array_equal(shards.doc(i)[1:-1], np.asarray(ids)) for i, ids in enumerate(reference)
+    ) and shards.num_docs == len(reference)
+    rate = {name: megabytes / min(t) for name, t in times.items()}
+    print(
+        f"  {megabytes:.1f} MB, {default_threads()} cores: skywork data tokenize {rate['ours']:.2f} MB/s "
+        f"(encoder {meta['encoder']}), sentencepiece loop {rate['loop']:.2f} MB/s, "
+        f"sentencepiece batch ({default_threads()} threads) {rate['batched']:.2f} MB/s; ids identical: {same}"
+    )
+    return [
+        {
+            "name": "tokenize_mb_per_s",
+            "ours": rate["ours"],
+            "peer": rate["loop"],
+            "goal": f">=1 (ids identical: {same})",
+            "unit": "MB/s",
+            "peer_name": "raw sentencepiece encode loop, texts in memory",
+        },
+        {
+            "name": "tokenize_mb_per_s_vs_sentencepiece_batch",
+            "ours": rate["ours"],
+            "peer": rate["batched"],
+            "goal": "report (the strongest raw use: sp.encode(list, num_threads=cores), no I/O)",
+            "unit": "MB/s",
+            "peer_name": "raw sentencepiece batch encode, texts in memory",
+        },
+    ]
+
+
 def bench_compression(tokenizer_dir: Path, held_out: list[str]) -> list[dict]:
     from skywork.tokenizer.report import print_report, tokenizer_report
 

@@ -71,7 +71,12 @@ def trajectory_points(run_dir: Path, include_final: bool = True) -> list[dict]:
     from skywork.train.checkpoint import list_milestones
 
     points = [
-        {"label": _token_label(m["tokens"]), "tokens": m["tokens"], "step": m["step"], "model_dir": m["model_dir"]}
+        {
+            "label": _token_label(m["tokens"]),
+            "tokens": m["tokens"],
+            "step": m["step"],
+            "model_dir": m["model_dir"],
+        }
         for m in list_milestones(run_dir)
     ]
     final = run_dir / "final"
@@ -80,7 +85,9 @@ def trajectory_points(run_dir: Path, include_final: bool = True) -> list[dict]:
         info = json.loads(summary_file.read_text()) if summary_file.exists() else {}
         tokens = info.get("tokens")
         if tokens is not None and not any(p["tokens"] == tokens for p in points):
-            points.append({"label": "final", "tokens": tokens, "step": info.get("steps"), "model_dir": str(final)})
+            points.append(
+                {"label": "final", "tokens": tokens, "step": info.get("steps"), "model_dir": str(final)}
+            )
     return points
 
 
@@ -100,7 +107,10 @@ def _default_domains(run_dir: Path) -> dict[str, str]:
         return {}
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
     validation = (config.get("data") or {}).get("validation") or {}
-    return {str(k): str(v) for k, v in validation.items()} if isinstance(validation, dict) else {}
+    if not isinstance(validation, dict):
+        return {}
+    # JSONL files only: a validation entry may also be a token stream directory, which the suite cannot read.
+    return {str(k): str(v) for k, v in validation.items() if Path(str(v)).is_file()}
 
 
 def point_metrics(model_summary: dict) -> dict[str, float]:
@@ -157,7 +167,7 @@ def run_trajectory(config: TrajectoryConfig, out_dir: str | Path, console=None) 
             cached["trajectory_fingerprint"] = fingerprint
             atomic_write_json(summary_file, cached)
         point["metrics"] = point_metrics(cached["models"][point["label"]])
-    names = sorted({name for p in points for name in p["metrics"]}, key=_metric_order)
+    names = list(dict.fromkeys(name for p in points for name in p["metrics"]))  # domains in config order
     payload: dict[str, Any] = {"run": str(run_dir), "points": points, "metrics": names}
     atomic_write_json(out_dir / "trajectory.json", payload)
     plot = plot_trajectory(payload, out_dir / "trajectory.png")
@@ -168,12 +178,6 @@ def run_trajectory(config: TrajectoryConfig, out_dir: str | Path, console=None) 
 def _suite_for(config: TrajectoryConfig, domains: dict[str, str], point: dict) -> SuiteConfig:
     keys = {f: getattr(config, f) for f in SuiteConfig.__dataclass_fields__ if f != "models"}
     return SuiteConfig(**{**keys, "domains": domains, "models": {point["label"]: point["model_dir"]}})
-
-
-def _metric_order(name: str) -> tuple[int, str]:
-    group = name.split("/", 1)[0]
-    rank = {"loss": 0, "bits_per_char": 1, "gsm8k": 3}.get(group, 2)
-    return rank, name
 
 
 def plot_trajectory(payload: dict, path: Path) -> Path:
@@ -196,3 +200,26 @@ def plot_trajectory(payload: dict, path: Path) -> Path:
     fig.suptitle(f"capability trajectory: {Path(payload['run']).name}")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def run_trajectory_command(run_dir: Path, suite: Path | None, out_dir: Path, console) -> dict:
+    """``skywork eval trajectory``: a clear message and exit code 2 on bad input."""
+    import typer
+
+    try:
+        config = load_suite(suite, run_dir) if suite else TrajectoryConfig(run=str(run_dir))
+        return run_trajectory(config, out_dir, console=console)
+    except InputError as error:
+        console.print(f"[red]trajectory of {run_dir}[/red]: {error}")
+        raise typer.Exit(2) from None
+
+
+def print_trajectory(result: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table("point", "tokens", *result["metrics"], title="capability trajectory")
+    for point in result["points"]:
+        cells = [f"{point['metrics'][m]:.4f}" if m in point["metrics"] else "" for m in result["metrics"]]
+        table.add_row(point["label"], f"{point['tokens']:,}", *cells)
+    console.print(table)
+    console.print(f"[dim]summary and trajectory.png in {Path(result['summary']).parent}[/dim]")
