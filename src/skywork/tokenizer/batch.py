@@ -85,7 +85,13 @@ def _first_chars(texts: list[str], budget: int) -> list[str]:
     return out
 
 
-def batch_encoder(tokenizer, tokenizer_dir: str | os.PathLike, num_threads: int | None = None):
-    """The fastest exact encoder for ``tokenizer`` loaded from ``tokenizer_dir`` (see the module doc)."""
+def batch_encoder(
+    tokenizer, tokenizer_dir: str | os.PathLike, num_threads: int | None = None, prefer: str = "auto"
+) -> SentencePieceEncoder:
+    """The fastest exact encoder for ``tokenizer`` loaded from ``tokenizer_dir`` (see the module doc);
+    ``prefer="hf"`` always uses the HF call."""
+    if prefer not in ("auto", "hf"):
+        raise ValueError(f"encoder must be auto or hf, not {prefer!r}")
     model_file = Path(tokenizer_dir) / "tokenizer.model"
-    return SentencePieceEncoder(tokenizer, model_file if model_file.exists() else None, num_threads)
+    use_model = prefer == "auto" and model_file.exists()
+    return SentencePieceEncoder(tokenizer, model_file if use_model else None, num_threads)

@@ -56,6 +56,7 @@ def tokenize_to_shards(
     shard_tokens: int = SHARD_TOKENS,
     progress: bool = False,
     num_threads: int | None = None,
+    encoder: str = "auto",
 ) -> dict:
     """Tokenize JSONL text into one packed stream per source under ``out_dir/<source>/``.
 
@@ -64,7 +65,8 @@ def tokenize_to_shards(
     (re-running is free); each stream is built in a temporary directory and renamed into place when complete.
     Returns ``{"sources": {name: meta}}``. Texts are encoded in batches of ``batch_docs`` by
     :func:`skywork.tokenizer.batch.batch_encoder` (SentencePiece's threaded batch encode on ``num_threads`` cores,
-    default all, when its ids equal the tokenizer's; ``meta["encoder"]`` says which ran).
+    default all, when its ids equal the tokenizer's; ``encoder="hf"`` forces the HF call; ``meta["encoder"]`` says
+    which ran).
     """
     from skywork.tokenizer import load
     from skywork.tokenizer.batch import batch_encoder
@@ -72,7 +74,9 @@ def tokenize_to_shards(
     tokenizer_dir = Path(tokenizer_dir)
     out_dir = Path(out_dir)
     tokenizer = load(tokenizer_dir)
-    encode = batch_encoder(tokenizer, tokenizer_dir, num_threads)  # SentencePiece's own when ids match
+    encode = batch_encoder(
+        tokenizer, tokenizer_dir, num_threads, encoder
+    )  # SentencePiece's own when ids match
     vocab_size = len(tokenizer)
     dtype = token_dtype(vocab_size)
     groups = inputs if isinstance(inputs, dict) else {source: inputs}
