@@ -208,33 +208,127 @@ def bench_tokenize(tokenizer_dir: Path, docs: list[str], work: Path, repeats: in
     ]
 
 
+SKYWORK_MIX = {"english": 0.52, "chinese": 0.40, "code": 0.08}  # Skywork's corpus by characters (the issue)
+
+
+def skywork_mix(held) -> dict[str, list[str]]:
+    """Held-out documents per label, cut so that the characters are split as SKYWORK_MIX: as much text as the
+    scarcest label allows (documents in order, the last one cut)."""
+    chars = {label: sum(h.chars for h in held if h.label == label) for label in SKYWORK_MIX}
+    total = min(chars[label] / share for label, share in SKYWORK_MIX.items())
+    mix: dict[str, list[str]] = {}
+    for label, share in SKYWORK_MIX.items():
+        budget, docs = round(total * share), []
+        for doc in (d for h in held if h.label == label for d in h.documents):
+            if budget <= 0:
+                break
+            docs.append(doc[:budget])
+            budget -= len(docs[-1])
+        mix[label] = docs
+    return mix
+
+
 def bench_compression(tokenizer_dir: Path, held_out: list[str]) -> list[dict]:
-    from skywork.tokenizer.report import print_report, tokenizer_report
+    import sentencepiece as spm
+
+    from skywork.tokenizer.report import load_held_out, print_report, tokenizer_report
 
     rep = tokenizer_report(tokenizer_dir, held_out)
     print_report(rep)
-    zh = {name: res["by_label"]["chinese"]["chars_per_token"] for name, res in rep["results"].items()}
-    return [
+    cpt = {
+        name: {label: stats["chars_per_token"] for label, stats in res["by_label"].items()}
+        for name, res in rep["results"].items()
+    }
+    mix = skywork_mix(load_held_out(held_out))
+    models = {
+        "ours": tokenizer_dir / "tokenizer.model",
+        "plain_bpe": tokenizer_dir / "baselines" / "plain_bpe.model",
+    }
+    tokens = {}
+    for name, model in models.items():
+        sp = spm.SentencePieceProcessor(model_file=str(model))
+        tokens[name] = {label: sum(map(len, sp.encode(docs))) for label, docs in mix.items()}
+    chars = {label: sum(map(len, docs)) for label, docs in mix.items()}
+    print(
+        "  held-out mix: "
+        + ", ".join(f"{label} {n:,} chars ({n / sum(chars.values()):.0%})" for label, n in chars.items())
+    )
+    for name, per_label in tokens.items():
+        print(f"  {name}: {sum(per_label.values()):,} tokens ({per_label})")
+    results = [
         {
-            "name": "zh_chars_per_token_vs_plain_bpe",
-            "ours": zh["ours"],
-            "peer": zh["plain_bpe"],
-            "goal": ">=1.3x",
+            "name": "tokens_on_skywork_mix",
+            "ours": sum(tokens["ours"].values()),
+            "peer": sum(tokens["plain_bpe"].values()),
+            "goal": "<=1 (held-out en 52% / zh 40% / code 8% by characters)",
+            "unit": "tokens",
             "peer_name": "plain BPE of equal size on the same corpus",
-        },
+            "chars": chars,
+            "tokens_by_label": tokens,
+        }
+    ]
+    for label, short, goal in (
+        ("chinese", "zh", ">=0.98x"),
+        ("english", "en", ">=1.02x"),
+        ("code", "code", ">=1.02x"),
+    ):
+        results.append(
+            {
+                "name": f"{short}_chars_per_token_vs_plain_bpe",
+                "ours": cpt["ours"][label],
+                "peer": cpt["plain_bpe"][label],
+                "goal": goal,
+                "peer_name": "plain BPE of equal size on the same corpus",
+            }
+        )
+    results.append(
         {
             "name": "zh_chars_per_token_vs_latin_only",
-            "ours": zh["ours"],
-            "peer": zh["latin_only"],
-            "goal": "report (LLaMA analogue)",
+            "ours": cpt["ours"]["chinese"],
+            "peer": cpt["latin_only"]["chinese"],
+            "goal": ">=4x (the LLaMA analogue)",
             "peer_name": "our Latin/code part alone",
-        },
-    ]
+        }
+    )
+    return results
+
+
+def bench_full_recipe(work: Path) -> tuple[list[dict], Path]:
+    """Train recipes/tokenizer/full.yaml (65,536 entries) and its plain-BPE peer."""
+    from skywork.tokenizer.report import plain_bpe_model
+    from skywork.tokenizer.train import load_train_config, train_tokenizer
+
+    out = work / "tok-full"
+    start = time.perf_counter()
+    train_report = train_tokenizer(
+        load_train_config(RECIPE), out, progress=lambda m: print(f"  {m}", flush=True)
+    )
+    ours = time.perf_counter() - start
+    plain, peer = plain_bpe_model(out, progress=lambda m: print(f"  {m}", flush=True))
+    (out / "baselines").mkdir(exist_ok=True)
+    (out / "baselines" / "plain_bpe.model").write_bytes(plain)
+    words = train_report["chinese_words"]
+    print(f"  full recipe: ours {ours:.1f} s, plain BPE {peer:.1f} s; Chinese words: {words}")
+    return [
+        {
+            "name": "train_time_full_recipe_s",
+            "ours": ours,
+            "peer": peer,
+            "goal": "report (lower is better)",
+            "unit": "s",
+            "peer_name": "plain sentencepiece BPE, same size, same corpus",
+        }
+    ], out
+
+
+RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "tokenizer" / "full.yaml"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timing", action="store_true", help="also time training on the ~10 MB bench corpus")
     parser.add_argument("--large", action="store_true", help="also time training on about 100 MB")
+    parser.add_argument("--tokenizer", type=Path, help="a trained full-recipe directory (skips training)")
     args = parser.parse_args()
     data = shared_data_dir()
     if data is None:
@@ -248,19 +342,27 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print("== training, ~10 MB")
-        res, tok_dir = bench_training(data, 10, work)
-        results += res
+        if args.timing or args.large:
+            print("== training, ~10 MB", flush=True)
+            results += bench_training(data, 10, work)[0]
         if args.large:
-            print("== training, ~100 MB")
+            print("== training, ~100 MB", flush=True)
             results += bench_training(data, 100, work)[0]
-        print("== encode throughput")
+        if args.tokenizer:
+            tok_dir = args.tokenizer
+        else:
+            print("== training the full recipe", flush=True)
+            res, tok_dir = bench_full_recipe(work)
+            results += res
+        print("== compression on held-out text", flush=True)
+        results += bench_compression(tok_dir, held_out)
         docs = []
         for spec in held_out:
             docs += list(iter_documents(Path(spec.split("=", 1)[1])))
+        print("== encode throughput", flush=True)
         results += bench_encode(tok_dir, docs)
-        print("== compression on held-out text")
-        results += bench_compression(tok_dir, held_out)
+        print("== skywork data tokenize throughput", flush=True)
+        results += bench_tokenize(tok_dir, docs, work)
     report("tokenizer", results)
 
 

@@ -135,7 +135,7 @@ def run_trajectory(config: TrajectoryConfig, out_dir: str | Path, console=None) 
     from rich.console import Console
 
     from skywork.eval.suite import check_inputs, run_suite
-    from skywork.utils.digest import directory_digest, json_digest
+    from skywork.utils.digest import json_digest
     from skywork.utils.summary import write_summary
 
     console = console or Console()
@@ -156,7 +156,7 @@ def run_trajectory(config: TrajectoryConfig, out_dir: str | Path, console=None) 
         suite = _suite_for(config, domains, point)
         check_inputs(suite)
         suite_keys = {k: v for k, v in asdict(suite).items() if k != "models"}
-        fingerprint = json_digest({"suite": suite_keys, "model": directory_digest(Path(point["model_dir"]))})
+        fingerprint = json_digest({"suite": suite_keys, "model": _model_digest(Path(point["model_dir"]))})
         point_dir = out_dir / "points" / point["label"]
         summary_file = point_dir / "summary.json"
         cached = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -173,6 +173,14 @@ def run_trajectory(config: TrajectoryConfig, out_dir: str | Path, console=None) 
     plot = plot_trajectory(payload, out_dir / "trajectory.png")
     summary = write_summary(out_dir, SUMMARY_KIND, payload, plots={"trajectory": plot})
     return {**payload, "summary": str(summary)}
+
+
+def _model_digest(model_dir: Path) -> str:
+    """A milestone's manifest already holds every file's sha256 (cheap to hash); final/ is read in full."""
+    from skywork.utils.digest import directory_digest, file_sha256
+
+    manifest = model_dir.parent / "manifest.json"
+    return file_sha256(manifest) if manifest.exists() else directory_digest(model_dir)
 
 
 def _suite_for(config: TrajectoryConfig, domains: dict[str, str], point: dict) -> SuiteConfig:
