@@ -104,3 +104,34 @@ def test_trajectory_without_milestones_or_final_names_the_run(tmp_path):
         run_trajectory(TrajectoryConfig(run=str(tmp_path / "run"), domains={"x": "y"}), tmp_path / "out")
     with pytest.raises(InputError, match="run"):
         TrajectoryConfig().validate()
+
+
+def test_recipe_stage_and_report_part(milestone_run, corpus_dir, tmp_path):
+    """Stage kind `trajectory` in a recipe, and the report's "Capability trajectory" part with its plot."""
+    from skywork.recipe.cli import app as recipe_app
+
+    _, run, _ = milestone_run
+    recipe = {
+        "name": "trajectory-test",
+        "stages": {
+            "trajectory": {
+                "kind": "trajectory",
+                "config": {
+                    "run": str(run),
+                    "domains": {"main": str(corpus_dir / "val_main.jsonl")},
+                    "max_docs": 2,
+                    "device": "cpu",
+                },
+            },
+            "report": {"kind": "report", "config": {"title": "trajectory test"}},
+        },
+    }
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(yaml.safe_dump(recipe, sort_keys=False))  # the report stage comes last
+    out = tmp_path / "out"
+    res = CliRunner().invoke(recipe_app, ["run", str(recipe_file), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    report = (out / "report.md").read_text()
+    assert "Capability trajectory" in report and "loss/main" in report
+    assert "| final | 768 |" in report.replace("\u00a0", " ")
+    assert (out / "report" / "trajectory_trajectory.png").exists()
