@@ -329,6 +329,9 @@ def main() -> None:
     parser.add_argument("--timing", action="store_true", help="also time training on the ~10 MB bench corpus")
     parser.add_argument("--large", action="store_true", help="also time training on about 100 MB")
     parser.add_argument("--tokenizer", type=Path, help="a trained full-recipe directory (skips training)")
+    parser.add_argument(
+        "--work", type=Path, help="keep the trained tokenizers here (default: a temporary dir)"
+    )
     args = parser.parse_args()
     data = shared_data_dir()
     if data is None:
@@ -341,7 +344,8 @@ def main() -> None:
     ]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         if args.timing or args.large:
             print("== training, ~10 MB", flush=True)
             results += bench_training(data, 10, work)[0]

@@ -72,8 +72,9 @@ def test_punctuation_joins_compete_with_the_words(tmp_path):
     from skywork.testing import stdlib_text
     from skywork.tokenizer.train import TokenizerTrainConfig, is_punctuation_join, train_tokenizer
 
-    (tmp_path / "code.txt").write_text(stdlib_text(max_files=6, max_chars=60_000), encoding="utf-8")
-    quoted = [f"他说：“{s}”，然后走了。她问：“{s[:-1]}？”" for s in _ZH]
+    latin = stdlib_text(max_files=6, max_chars=60_000) + "\nprices rose 5% and 7%\n" * 50  # "%" is a piece
+    (tmp_path / "code.txt").write_text(latin, encoding="utf-8")
+    quoted = [f"他说：“{s}”，然后走了。她问：“{s[:-1]}？”价格上涨{i}%。" for i, s in enumerate(_ZH)]
     (tmp_path / "zh.txt").write_text("\n".join((_ZH + quoted) * 20), encoding="utf-8")
     small = dict(latin_size=500, chinese_chars=120, chinese_words=80, reserved=17, selection_rounds=3)
     reports = {}
@@ -86,6 +87,7 @@ def test_punctuation_joins_compete_with_the_words(tmp_path):
         found = {p for p in pieces if is_punctuation_join(p)}
         if joins:
             assert {"。”", "”，"} & found, found
+            assert "%。" in found  # checked after a character: alone, the Latin piece "▁%" would win
             assert reports[joins]["chinese_words"]["punctuation_joins"] == len(found)
             assert set(sp.encode("他说：“好。”，然后", out_type=str)) & found  # encoding uses them
         else:

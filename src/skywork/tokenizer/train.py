@@ -388,10 +388,22 @@ def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> tuple[li
 
 
 def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
+    """Whether each word comes out as one piece where it occurs. A punctuation join follows a character in real
+    text (5%。, 好。”), never the dummy-prefix "▁" an encoding starts with ("▁%" is a Latin piece and would win
+    there), so it is checked after an ideograph of the vocabulary."""
+    context = next(
+        (
+            sp.id_to_piece(i)
+            for i in range(sp.get_piece_size())
+            if is_cjk_ideograph(sp.id_to_piece(i)[:1]) and len(sp.id_to_piece(i)) == 1
+        ),
+        "",
+    )
+    texts = [context + w if context and is_punctuation_join(w) else w for w in words]
     out = []
-    for word, pieces in zip(words, sp.encode(words, out_type=str), strict=True):
+    for word, text, pieces in zip(words, texts, sp.encode(texts, out_type=str), strict=True):
         pieces = [p for p in pieces if p != "▁"]
-        out.append(pieces == [word])
+        out.append(pieces == ([context, word] if text != word else [word]))
     return out
 
 
