@@ -186,19 +186,70 @@ def _write_stream(
 
     from skywork.utils.progress import progress as progress_display
 
-    with progress_display(f"tokenizing {name}", total=len(files), unit="files", enabled=progress) as bar:
+    def batches() -> Iterator[list[str] | None]:
+        """Batches of texts in input order; None marks the end of a file."""
         for file in files:
             batch: list[str] = []
             for text in iter_texts(file, text_field, skipped):
                 batch.append(text)
                 if len(batch) >= batch_docs:
-                    write_batch(batch)
+                    yield batch
                     batch = []
             if batch:
+                yield batch
+            yield None
+
+    with progress_display(f"tokenizing {name}", total=len(files), unit="files", enabled=progress) as bar:
+        # reading and parsing the next batch overlaps the encoding (SentencePiece releases the GIL)
+        for batch in prefetched(batches()):
+            if batch is None:
+                bar.advance()
+            else:
                 write_batch(batch)
-            bar.advance()
     close_shard()
     return {"docs": total_docs, "tokens": total_tokens, "shards": shards, "skipped": skipped}
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items`` produced by a background thread up to ``depth`` ahead; its exception is raised here, in order."""
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():  # the consumer may have stopped (an error while writing)
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+            put((done, err))
+
+    worker = threading.Thread(target=produce, name="shards-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 class TokenShards:
