@@ -55,3 +55,41 @@ def test_intermediate_pieces_inherit_the_worth_of_words_built_from_them(small_to
         assert "".join(halves) == word
         assert all(worth[h] >= worth[word] for h in halves if h in worth)
     assert any(worth[w] > 0 for w in words)
+
+
+def test_punctuation_joins_are_recognised():
+    from skywork.tokenizer.train import is_punctuation_join
+
+    for text in ("。”", "”，", "%。", "》《", "——", "）、"):
+        assert is_punctuation_join(text), text
+    for text in ("。", "的。", "a。", "%%", ")(", "。 ”", "▁。", "3%。"):
+        assert not is_punctuation_join(text), text
+
+
+def test_punctuation_joins_compete_with_the_words(tmp_path):
+    """Quoted speech ends in 。” and goes on with ”，: pair counts make those joins pieces (as a plain BPE
+    learns them); with punctuation_pairs off every Chinese word stays all-ideograph."""
+    from skywork.testing import stdlib_text
+    from skywork.tokenizer.train import TokenizerTrainConfig, is_punctuation_join, train_tokenizer
+
+    latin = stdlib_text(max_files=6, max_chars=60_000) + "\nprices rose 5% and 7%\n" * 50  # "%" is a piece
+    (tmp_path / "code.txt").write_text(latin, encoding="utf-8")
+    quoted = [f"他说：“{s}”，然后走了。她问：“{s[:-1]}？”价格上涨{i}%。" for i, s in enumerate(_ZH)]
+    (tmp_path / "zh.txt").write_text("\n".join((_ZH + quoted) * 20), encoding="utf-8")
+    small = dict(latin_size=500, chinese_chars=120, chinese_words=80, reserved=17, selection_rounds=3)
+    reports = {}
+    for joins in (True, False):
+        out = tmp_path / f"tok-{joins}"
+        config = TokenizerTrainConfig(inputs=[str(tmp_path)], punctuation_pairs=joins, **small)
+        reports[joins] = train_tokenizer(config, out, progress=lambda msg: None)
+        sp = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
+        pieces = {sp.id_to_piece(i) for i in range(sp.get_piece_size())}
+        found = {p for p in pieces if is_punctuation_join(p)}
+        if joins:
+            assert {"。”", "”，"} & found, found
+            assert "%。" in found  # checked after a character: alone, the Latin piece "▁%" would win
+            assert reports[joins]["chinese_words"]["punctuation_joins"] == len(found)
+            assert set(sp.encode("他说：“好。”，然后", out_type=str)) & found  # encoding uses them
+        else:
+            assert not found and reports[joins]["chinese_words"]["punctuation_joins"] == 0
+        assert reports[joins]["vocab_size"] == 500 + 120 + 80 + 17

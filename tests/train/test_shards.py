@@ -74,3 +74,19 @@ def test_data_tokenize_command(tmp_path, tiny_tokenizer_dir, corpus_dir):
     assert result.exit_code == 0, result.output
     assert "60 documents" in result.output
     assert TokenShards(tmp_path / "stem").num_docs == 60
+
+
+def test_prefetched_keeps_order_and_raises_the_readers_error_in_place():
+    from skywork.train.shards import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield from (1, 2)
+        raise InputError("broken record", "x.jsonl", 3, "text")
+
+    seen = []
+    with pytest.raises(InputError, match="x.jsonl, line 3"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [1, 2]

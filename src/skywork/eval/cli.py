@@ -524,3 +524,24 @@ def chat(
         )
     console.print(table)
     console.print(f"[dim]answers, page and summary in {out}[/dim]")
+
+
+@app.command()
+def trajectory(
+    run_dir: Path = typer.Argument(
+        ..., help="Pretraining output directory (milestones/, final/, config.yaml)."
+    ),
+    suite: Path = typer.Option(
+        None,
+        "--suite",
+        help="Suite YAML (domains, mcq, gsm8k...; models ignored). Default: the run's validation sets.",
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Output directory (default: RUN_DIR/trajectory)."
+    ),
+) -> None:
+    """Evaluate every milestone checkpoint of a run and plot each metric against tokens (report Fig. 3)."""
+    from skywork.eval.trajectory import print_trajectory, run_trajectory_command
+
+    result = run_trajectory_command(run_dir, suite, output or run_dir / "trajectory", console)
+    print_trajectory(result, console)

@@ -89,6 +89,16 @@ KINDS: dict[str, StageKind] = {
         ),
         help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
     ),
+    "trajectory": StageKind(
+        "trajectory",
+        lambda: stages.capability("skywork.eval.trajectory", "TrajectoryConfig"),
+        lambda config, ctx: stages.capability("skywork.eval.trajectory", "run_trajectory")(
+            config, ctx.stage_dir, console=ctx.console
+        ),
+        input_fields=("run", "domains", "tokenizer_dir", "mcq.data_dir", "gsm8k.data", "gsm8k.prompt_file"),
+        help="Every milestone checkpoint of a pretraining run through the eval suite, metrics against tokens: "
+        "skywork.eval.trajectory.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,

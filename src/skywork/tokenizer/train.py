@@ -72,6 +72,12 @@ class TokenizerTrainConfig:
         help="Candidates include runs of up to this many adjacent jieba words (phrases such as 同比 + 增长, "
         "at most max_word_length characters); 1 = single jieba words only.",
     )
+    punctuation_pairs: bool = field(
+        True,
+        help="From round 2 of the selection, pieces joining Chinese punctuation (。” / ”， / %。, two adjacent "
+        "tokens of the encoded sample, no letter, digit, ideograph or space) compete with the words by the "
+        "same pair counts; false = all-ideograph words only.",
+    )
     selection_rounds: int = field(
         8,
         help="Rounds of re-ranking the words by their worth when the segmented Chinese sample is encoded "
@@ -382,10 +388,22 @@ def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> tuple[li
 
 
 def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
+    """Whether each word comes out as one piece where it occurs. A punctuation join follows a character in real
+    text (5%。, 好。”), never the dummy-prefix "▁" an encoding starts with ("▁%" is a Latin piece and would win
+    there), so it is checked after an ideograph of the vocabulary."""
+    context = next(
+        (
+            sp.id_to_piece(i)
+            for i in range(sp.get_piece_size())
+            if is_cjk_ideograph(sp.id_to_piece(i)[:1]) and len(sp.id_to_piece(i)) == 1
+        ),
+        "",
+    )
+    texts = [context + w if context and is_punctuation_join(w) else w for w in words]
     out = []
-    for word, pieces in zip(words, sp.encode(words, out_type=str), strict=True):
+    for word, text, pieces in zip(words, texts, sp.encode(texts, out_type=str), strict=True):
         pieces = [p for p in pieces if p != "▁"]
-        out.append(pieces == [word])
+        out.append(pieces == ([context, word] if text != word else [word]))
     return out
 
 
@@ -448,6 +466,7 @@ def select_chinese_words(
     dropped: set[str] = set()  # words that did not encode alone as one piece
     first_choice: set[str] = set()
     helpers: dict[str, str] = {}  # half taken to make a word reachable -> that word
+    joins: set[str] = set()  # punctuation joins found as adjacent token pairs
     rounds = 0
     while True:
         rounds += 1
@@ -472,15 +491,21 @@ def select_chinese_words(
         if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
         if selecting:
-            worth, pair_counts = _worth(sp, chosen, usage_lines, score)
+            worth, pair_counts = _worth(
+                sp, chosen, usage_lines, score, config.max_word_length if config.punctuation_pairs else 0
+            )
             for word, pairs in pair_counts.items():  # what merging two adjacent tokens into it would save now
+                if word not in score:  # a punctuation join seen as a pair for the first time
+                    if pairs < config.min_word_count:
+                        continue
+                    joins.add(word)
                 score[word] = pairs
             for word in chosen:
                 if word in score or word in helpers:
                     score[word] = worth[word]
 
     def from_corpus(word: str) -> bool:
-        return word in corpus_candidates or (word in helpers and from_corpus(helpers[word]))
+        return word in corpus_candidates or word in joins or (word in helpers and from_corpus(helpers[word]))
 
     n_from_corpus = sum(map(from_corpus, chosen))
     return chosen, {
@@ -488,6 +513,7 @@ def select_chinese_words(
         "from_dictionary": count - n_from_corpus,
         "helpers": sum(w in helpers and w not in corpus_candidates for w in chosen),
         "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
+        "punctuation_joins": sum(w in joins for w in chosen),
         "corpus_candidates": len(corpus_candidates),
         "replaced_not_produced": len(dropped) - len(failed),
         "replaced_by_use": len(first_choice - set(chosen) - dropped),
@@ -522,18 +548,39 @@ def _last_merge(word: str, scores: dict[str, float]) -> tuple[str, str] | None:
     return None
 
 
+def is_punctuation_join(text: str) -> bool:
+    """Two or more punctuation marks or symbols, one of them non-ASCII (。” ”， %。 》《): no letter, digit,
+    ideograph (all ``isalnum``), space or ``▁``. Chinese text is full of them; the words never hold them."""
+    return (
+        len(text) >= 2
+        and any(ord(ch) > 0x7F for ch in text)
+        and not any(ch.isalnum() or ch.isspace() or ch == "▁" for ch in text)
+    )
+
+
+def _punctuation_pieces(scores: dict[str, float]) -> set[str]:
+    return {p for p in scores if not any(ch.isalnum() or ch.isspace() or ch == "▁" for ch in p)}
+
+
 def _worth(
-    sp: spm.SentencePieceProcessor, words: list[str], lines: list[str], candidates: dict | set
+    sp: spm.SentencePieceProcessor,
+    words: list[str],
+    lines: list[str],
+    candidates: dict | set,
+    punctuation_max_len: int = 0,
 ) -> tuple[Counter, Counter]:
     """Tokens each word saves on ``lines``, and how often each candidate is two adjacent tokens there.
 
     Every use of a BPE merge saves one token. A piece that is mostly an intermediate step (人工 inside 人工智能)
     is seldom output itself, yet removing it would make the longer words unreachable, so it inherits their worth.
     A candidate's adjacent-pair count is what adding it would save (the count a BPE trainer merges by); it is
-    lower than its raw count when the current words take part of its text.
+    lower than its raw count when the current words take part of its text. With ``punctuation_max_len`` > 0 the
+    pair counts also hold every adjacent pair of punctuation pieces that joins into a new
+    :func:`is_punctuation_join` of at most that many characters (how a plain BPE learns "。”").
     """
     scores = _normal_piece_scores(sp)
     piece_id = {piece: sp.piece_to_id(piece) for piece in scores}
+    punctuation = {piece_id[p]: p for p in _punctuation_pieces(scores)} if punctuation_max_len else {}
     by_pair = {}  # (left id, right id) -> the candidate they spell
     for word in candidates:
         for cut in range(1, len(word)):
@@ -549,6 +596,15 @@ def _worth(
     for pair, n in Counter(zip(flat, flat[1:], strict=False)).items():
         if pair in by_pair:
             pair_counts[by_pair[pair]] += n
+        elif pair[0] in punctuation and pair[1] in punctuation:
+            joined = punctuation[pair[0]] + punctuation[pair[1]]
+            if (
+                len(joined) <= punctuation_max_len
+                and joined not in piece_id
+                and joined not in candidates
+                and is_punctuation_join(joined)
+            ):
+                pair_counts[joined] += n
     worth = Counter({w: uses[piece_id[w]] for w in words})
     for word in sorted(words, key=len, reverse=True):  # a word's worth is final before its halves inherit it
         for half in _last_merge(word, scores) or ():

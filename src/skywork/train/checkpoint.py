@@ -11,6 +11,15 @@
 A checkpoint is built in a temporary directory and renamed into place (``atomic_dir``), so a kill leaves either
 the old set or the new one. On resume each candidate is verified against its manifest, newest first; a corrupt or
 incomplete one is reported with a warning and the previous one is used.
+
+*Milestones* (``milestone_tokens``, as the official release keeps 500B, 1T, ... 3.1T) are model snapshots at
+token counts, kept beside the rolling checkpoints and never pruned, for studying how capabilities grow
+(``skywork eval trajectory``)::
+
+    out_dir/milestones/tokens-000000081920/
+        model/             HF model directory with the tokenizer files (loads like final/)
+        milestone.json     {"tokens": the milestone, "tokens_seen", "step"} (tokens_seen >= tokens: steps are whole)
+        manifest.json
 """
 
 from __future__ import annotations
@@ -88,6 +97,58 @@ def save_checkpoint(
     for old in list_checkpoints(checkpoints_dir)[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+MILESTONE_PREFIX = "tokens-"
+
+
+def milestone_name(tokens: int) -> str:
+    return f"{MILESTONE_PREFIX}{tokens:012d}"
+
+
+def milestones_due(milestones: list[int], tokens_before: int, tokens_after: int) -> list[int]:
+    """The milestones a step from ``tokens_before`` to ``tokens_after`` tokens reaches (the step that crosses one
+    is saved for it: steps are whole, so ``tokens_seen`` may pass the milestone by less than one step)."""
+    return sorted(m for m in set(milestones) if tokens_before < m <= tokens_after)
+
+
+def save_milestone(
+    milestones_dir: Path,
+    milestone: int,
+    step: int,
+    tokens_seen: int,
+    model_config,
+    model_state: dict[str, torch.Tensor],
+    tokenizer_dir: Path | None = None,
+) -> Path:
+    """Write the model at a token milestone atomically (main process only); nothing ever prunes these."""
+    target = milestones_dir / milestone_name(milestone)
+    with atomic_dir(target) as tmp:
+        save_model_dir(
+            tmp / "model", model_config, model_state, architecture=ARCHITECTURE, tokenizer_dir=tokenizer_dir
+        )
+        atomic_write_json(
+            tmp / "milestone.json", {"tokens": milestone, "tokens_seen": tokens_seen, "step": step}
+        )
+        write_manifest(tmp)
+    return target
+
+
+def list_milestones(run_dir: Path) -> list[dict]:
+    """The valid milestones of a pretraining run, fewest tokens first: dicts of ``milestone.json`` plus ``dir``
+    and ``model_dir``. A corrupt one (manifest mismatch) is skipped with a warning."""
+    root = Path(run_dir) / "milestones"
+    found = []
+    for path in sorted(root.glob(f"{MILESTONE_PREFIX}*")) if root.is_dir() else []:
+        if not path.is_dir():
+            continue
+        problem = verify_manifest(path)
+        if problem is not None:
+            log.warning("milestone %s is corrupt (%s); skipped", path, problem)
+            continue
+        info = json.loads((path / "milestone.json").read_text())
+        found.append({**info, "dir": str(path), "model_dir": str(path / "model")})
+    return sorted(found, key=lambda m: m["tokens"])
 
 
 def load_checkpoint(directory: Path) -> dict:

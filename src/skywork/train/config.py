@@ -128,6 +128,12 @@ class PretrainConfig:
     eval_every: int = field(50, help="Validation loss on every held-out set every N steps (and at the end).")
     save_every: int = field(100, help="Checkpoint every N steps (and at the end).")
     keep_last: int = field(3, help="Checkpoints kept (older ones are deleted).")
+    milestone_tokens: list[int] = field(
+        default_factory=list,
+        help="Token counts at which the model is also kept under output_dir/milestones/ (never pruned; the "
+        "step that reaches each one is saved), e.g. [500000000000, 1000000000000] as the official release keeps 500B, 1T, ...; "
+        "`skywork eval trajectory` evaluates them.",
+    )
     max_bad_steps: int = field(5, help="Abort after this many non-finite (NaN/Inf) losses in a row.")
     tensorboard: bool = field(True, help="Write TensorBoard event files to output_dir/tensorboard.")
     wandb: bool = field(False, help="Also log to Weights & Biases (needs wandb installed; offline mode).")

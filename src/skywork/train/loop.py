@@ -35,10 +35,12 @@ from skywork.train.build import (
 from skywork.train.checkpoint import (
     capture_rng,
     load_checkpoint,
+    milestones_due,
     restore_rng,
     resume_checkpoint,
     save_checkpoint,
     save_final,
+    save_milestone,
 )
 from skywork.train.config import PretrainConfig
 from skywork.train.data import pretrain_batches
@@ -238,6 +240,8 @@ def _train(
                 metrics.write(row)
             if state.step % config.save_every == 0 or state.step == config.max_steps:
                 save(state, model, optimizer, scheduler, batches, engine, model_config, runtime, config)
+            if config.milestone_tokens and hooks.save_final is None:  # plain models only (not LoRA stages)
+                save_milestones(state, tokens_per_step, model, engine, model_config, runtime, config)
             bar.update(
                 completed=state.step, loss=f"{loss_value:.4f}", tok_s=f"{tokens_per_s:,.0f}", mfu=f"{mfu:.1%}"
             )
@@ -360,6 +364,43 @@ def save(
             config.keep_last,
             extra_dirs,
         )
+    parallel.barrier(runtime)
+
+
+def save_milestones(
+    state: TrainState,
+    tokens_per_step: int,
+    model,
+    engine,
+    model_config,
+    runtime: Runtime,
+    config: PretrainConfig,
+) -> None:
+    """Keep the model under ``milestones/`` when this step reached a ``milestone_tokens`` entry (never pruned).
+
+    Reads the weights only: no RNG, optimizer or data state is touched, so the run's numbers do not change.
+    """
+    due = milestones_due(config.milestone_tokens, state.tokens - tokens_per_step, state.tokens)
+    if not due:
+        return
+    if engine is not None:
+        model_state = engine.module.state_dict()
+    else:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        model_state = get_model_state_dict(model, options=options)
+    if runtime.is_main:
+        for milestone in due:
+            save_milestone(
+                Path(config.output_dir) / "milestones",
+                milestone,
+                state.step,
+                state.tokens,
+                model_config,
+                model_state,
+                Path(config.tokenizer),
+            )
     parallel.barrier(runtime)
 
 

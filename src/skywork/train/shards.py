@@ -55,19 +55,28 @@ def tokenize_to_shards(
     batch_docs: int = 256,
     shard_tokens: int = SHARD_TOKENS,
     progress: bool = False,
+    num_threads: int | None = None,
+    encoder: str = "auto",
 ) -> dict:
     """Tokenize JSONL text into one packed stream per source under ``out_dir/<source>/``.
 
     ``inputs`` is a list of files / dirs / globs (one stream named ``source``) or a mapping
     ``{source: [inputs...]}``. A stream whose ``meta.json`` already records the same inputs and tokenizer is kept
     (re-running is free); each stream is built in a temporary directory and renamed into place when complete.
-    Returns ``{"sources": {name: meta}}``.
+    Returns ``{"sources": {name: meta}}``. Texts are encoded in batches of ``batch_docs`` by
+    :func:`skywork.tokenizer.batch.batch_encoder` (SentencePiece's threaded batch encode on ``num_threads`` cores,
+    default all, when its ids equal the tokenizer's; ``encoder="hf"`` forces the HF call; ``meta["encoder"]`` says
+    which ran).
     """
     from skywork.tokenizer import load
+    from skywork.tokenizer.batch import batch_encoder
 
     tokenizer_dir = Path(tokenizer_dir)
     out_dir = Path(out_dir)
     tokenizer = load(tokenizer_dir)
+    encode = batch_encoder(
+        tokenizer, tokenizer_dir, num_threads, encoder
+    )  # SentencePiece's own when ids match
     vocab_size = len(tokenizer)
     dtype = token_dtype(vocab_size)
     groups = inputs if isinstance(inputs, dict) else {source: inputs}
@@ -93,10 +102,21 @@ def tokenize_to_shards(
                 continue
         with atomic_dir(stream_dir) as tmp:
             meta = _write_stream(
-                files, tokenizer, tmp, dtype, text_field, min_tokens, batch_docs, shard_tokens, progress, name
+                files,
+                tokenizer,
+                encode,
+                tmp,
+                dtype,
+                text_field,
+                min_tokens,
+                batch_docs,
+                shard_tokens,
+                progress,
+                name,
             )
             meta.update(
                 source=name,
+                encoder=encode.backend,
                 vocab_size=vocab_size,
                 dtype=dtype.name,
                 bos_id=tokenizer.bos_token_id,
@@ -114,6 +134,7 @@ def tokenize_to_shards(
 def _write_stream(
     files: list[Path],
     tokenizer,
+    encode,
     out: Path,
     dtype: np.dtype,
     text_field: str,
@@ -147,9 +168,7 @@ def _write_stream(
 
     def write_batch(texts: list[str]) -> None:
         nonlocal total_docs, total_tokens
-        # Whole documents, packed into rows later: verbose=False drops transformers' "longer than the
-        # specified maximum sequence length" warning, which is about model inputs, not corpus text.
-        encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        encoded = encode(texts)
         for ids in encoded:
             if len(ids) < min_tokens:
                 skipped["too_short"] = skipped.get("too_short", 0) + 1
@@ -167,19 +186,70 @@ def _write_stream(
 
     from skywork.utils.progress import progress as progress_display
 
-    with progress_display(f"tokenizing {name}", total=len(files), unit="files", enabled=progress) as bar:
+    def batches() -> Iterator[list[str] | None]:
+        """Batches of texts in input order; None marks the end of a file."""
         for file in files:
             batch: list[str] = []
             for text in iter_texts(file, text_field, skipped):
                 batch.append(text)
                 if len(batch) >= batch_docs:
-                    write_batch(batch)
+                    yield batch
                     batch = []
             if batch:
+                yield batch
+            yield None
+
+    with progress_display(f"tokenizing {name}", total=len(files), unit="files", enabled=progress) as bar:
+        # reading and parsing the next batch overlaps the encoding (SentencePiece releases the GIL)
+        for batch in prefetched(batches()):
+            if batch is None:
+                bar.advance()
+            else:
                 write_batch(batch)
-            bar.advance()
     close_shard()
     return {"docs": total_docs, "tokens": total_tokens, "shards": shards, "skipped": skipped}
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items`` produced by a background thread up to ``depth`` ahead; its exception is raised here, in order."""
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():  # the consumer may have stopped (an error while writing)
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+            put((done, err))
+
+    worker = threading.Thread(target=produce, name="shards-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 class TokenShards:
