@@ -89,6 +89,16 @@ KINDS: dict[str, StageKind] = {
         ),
         help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
     ),
+    "self_compare": StageKind(
+        "self_compare",
+        lambda: stages.capability("skywork.math.config", "SelfCompareConfig"),
+        lambda config, ctx: stages.capability("skywork.math.self_compare", "run_self_compare_stage")(
+            config, ctx
+        ),
+        output_field="output_dir",
+        input_fields=("model", "tokenizer", "problems", "eval.files", "fewshot_file"),
+        help="SkyMath self-compare fine-tuning: sample k, grade steps, build comparison data, SFT: skywork.math.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,
