@@ -142,3 +142,21 @@ def test_grade_chinese_and_no_gold():
 def test_trim_solution():
     assert trim_solution("a\n#### 12\nQuestion: more") == "a\n#### 12"
     assert trim_solution("  no answer yet \n") == "no answer yet"
+
+
+def test_generated_problems_grade_correct_with_their_own_solutions():
+    from skywork.data.synth.stem import generate_problems
+    from skywork.math.steps import parse_steps
+
+    seen: set[str] = set()
+    problems = generate_problems(3, 40, exclude=seen)
+    assert len({p.text for p in problems}) == 40 and len(seen) == 40
+    assert [p.lang for p in problems[:4]] == ["en", "zh", "en", "zh"]
+    more = generate_problems(3, 10, exclude=seen)
+    assert not {p.text for p in more} & {p.text for p in problems}
+    for p in problems:
+        gold = parse_gold(p.answer, p.question)
+        assert gold is not None and gold.answer == p.value
+        assert grade_solution(p.answer, gold).steps_ok and grade_solution(p.answer, gold).correct
+        assert parse_steps(p.answer)  # every solution writes <<expr=value>> calculator steps
+        assert p.as_gsm8k()["answer"].endswith(f"#### {p.value}")
