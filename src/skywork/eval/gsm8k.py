@@ -36,9 +36,14 @@ from pathlib import Path
 
 from skywork.eval.adapter import ModelAdapter
 from skywork.eval.requests import GenerateUntil
-from skywork.math.prompts import FEWSHOT_STOPS, fewshot_prompt, trim_solution
+from skywork.math.prompts import (  # noqa: F401  (default_prompt_file, load_fewshot: their home moved)
+    FEWSHOT_STOPS,
+    default_prompt_file,
+    fewshot_prompt,
+    load_fewshot,
+    trim_solution,
+)
 from skywork.utils.io import InputError, read_jsonl_lines, write_jsonl
-from skywork.utils.paths import shared_data_dir
 from skywork.utils.text import has_cjk
 
 ANS_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -47,26 +52,6 @@ EQUALS_RE = re.compile(r"=\s*(\$?-?[0-9][0-9\.\,]*)")
 STOP_STRINGS = FEWSHOT_STOPS  # ("</s>", "\n\n\n", "\n\n", "Question:")
 FORMATS = ("fewshot", "math-chat")
 DEFAULT_MAX_NEW_TOKENS = 256
-
-
-def default_prompt_file() -> Path | None:
-    root = shared_data_dir()
-    path = root / "SkyworkAI+Skywork" / "data" / "gsm8k_prompt.txt" if root else None
-    return path if path and path.exists() else None
-
-
-def load_fewshot(prompt_file: str | Path | None = None, shots: int = 8) -> str:
-    """The official few-shot text; fewer shots keep the first ``shots`` blank-line-separated examples."""
-    path = Path(prompt_file) if prompt_file else default_prompt_file()
-    if path is None or not path.exists():
-        raise InputError("GSM8K few-shot prompt file not found (pass --prompt-file)", path)
-    text = path.read_text(encoding="utf-8")
-    examples = [e for e in text.split("\n\n") if e.strip()]
-    if not examples:
-        raise InputError("empty prompt file", path)
-    if shots > len(examples):
-        raise InputError(f"{shots} shots requested, the file has {len(examples)}", path)
-    return text if shots == len(examples) else "\n\n".join(examples[:shots])
 
 
 def build_prompt(fewshot: str, question: str) -> str:

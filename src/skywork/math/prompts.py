@@ -17,12 +17,36 @@ stating its answer is graded on what it committed to first.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+
+from skywork.utils.io import InputError
+from skywork.utils.paths import shared_data_dir
 
 PromptFormat = Literal["math-chat", "plain", "fewshot"]
 FORMATS: tuple[str, ...] = ("math-chat", "plain", "fewshot")
 FEWSHOT_STOPS = ("</s>", "\n\n\n", "\n\n", "Question:")
 STOPS: dict[str, tuple[str, ...]] = {"math-chat": ("[USER]",), "plain": ("\n\n",), "fewshot": FEWSHOT_STOPS}
+
+
+def default_prompt_file() -> Path | None:
+    root = shared_data_dir()
+    path = root / "SkyworkAI+Skywork" / "data" / "gsm8k_prompt.txt" if root else None
+    return path if path and path.exists() else None
+
+
+def load_fewshot(prompt_file: str | Path | None = None, shots: int = 8) -> str:
+    """The official few-shot text; fewer shots keep the first ``shots`` blank-line-separated examples."""
+    path = Path(prompt_file) if prompt_file else default_prompt_file()
+    if path is None or not path.exists():
+        raise InputError("GSM8K few-shot prompt file not found (pass --prompt-file)", path)
+    text = path.read_text(encoding="utf-8")
+    examples = [e for e in text.split("\n\n") if e.strip()]
+    if not examples:
+        raise InputError("empty prompt file", path)
+    if shots > len(examples):
+        raise InputError(f"{shots} shots requested, the file has {len(examples)}", path)
+    return text if shots == len(examples) else "\n\n".join(examples[:shots])
 
 
 def fewshot_prompt(fewshot: str, question: str) -> str:

@@ -111,7 +111,7 @@ class SelfCompareRun:
             )
         self.fewshot = None
         if config.prompt_format == "fewshot":
-            from skywork.eval.gsm8k import load_fewshot
+            from skywork.math.prompts import load_fewshot
 
             self.fewshot = load_fewshot(config.fewshot_file, config.shots)
 
