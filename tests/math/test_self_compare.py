@@ -120,3 +120,15 @@ def test_no_problem_with_gold_is_a_clear_error(tmp_path, math_base_dir):
     wrong_layout.write_text(json.dumps({"prompt": "q"}) + "\n")
     with pytest.raises(InputError, match="layout.jsonl, line 1"):
         read_problems(wrong_layout)
+
+
+def test_a_lora_round_merges_its_adapter_for_the_next_round(tmp_path, math_base_dir, stem_files):
+    pytest.importorskip("peft")
+    config = _config(tmp_path, math_base_dir, stem_files, rounds=1, problem_limit=2)
+    config.train["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    config.eval.files = []
+    summary = run_self_compare(config)
+    model_dir = tmp_path / "run" / "round_1" / "model"
+    assert summary["final_model"] == str(model_dir) and (model_dir / "config.json").exists()
+    assert (tmp_path / "run" / "round_1" / "train" / "final" / "adapter_config.json").exists()
+    assert summary["accuracy_by_round"] == []
