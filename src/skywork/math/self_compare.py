@@ -192,12 +192,35 @@ class SelfCompareRun:
         train_summary = round_dir / "train" / "summary.json"
         if train_summary.exists() and (final_model / "config.json").exists():
             return json.loads(train_summary.read_text(encoding="utf-8")), str(final_model)
+        sft.data.files = [str(self._training_file(round_dir, sft))]
         summary = run_sft(sft, resume="auto")
         if sft.lora.enabled:
             from skywork.finetune.lora import merge_lora
 
             merge_lora(summary["final_dir"], final_model)
         return summary, str(final_model)
+
+    def _training_file(self, round_dir: Path, sft) -> Path:
+        """``data.jsonl``, repeated when it packs into fewer rows than one global batch (a weak model's round
+        may keep only a few examples); the steps, hence the training tokens, stay ``train.max_steps``."""
+        rows = list(read_jsonl(round_dir / "data.jsonl"))
+        tokens = sum(len(self.tokenizer(r["instruction"] + r["output"])["input_ids"]) + 8 for r in rows)
+        needed = (
+            2 * sft.micro_batch_size * sft.grad_accum_steps * sft.data.seq_len
+        )  # two batches, packing slack
+        repeats = max(1, -(-needed // max(1, tokens)))
+        if repeats == 1:
+            return round_dir / "data.jsonl"
+        path = round_dir / "train_data.jsonl"
+        if not path.exists():
+            log.info(
+                "round data (%d rows, %d tokens) repeated %d times to fill a batch",
+                len(rows),
+                tokens,
+                repeats,
+            )
+            write_jsonl(path, rows * repeats)
+        return path
 
     def _evaluate(self, round_dir: Path, round_index: int, model_dir: str) -> dict | None:
         if not self.heldout:
