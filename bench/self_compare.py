@@ -311,8 +311,25 @@ def main() -> None:
     (b_dir / "round_1").mkdir(exist_ok=True)
     samples = c_dir / "round_1" / "samples.jsonl"  # the same seeded draws from the same model: reuse them
     (b_dir / "round_1" / "samples.jsonl").write_bytes(samples.read_bytes())
-    b = self_compare_run(args, b_dir, base_dir, pool_file, heldout_file, 0.0, args.rounds)
-    for arm, run, out in (("c_self_compare", c, c_dir), ("b_rejection", b, b_dir)):
+    from skywork.utils.io import InputError
+
+    runs = [("c_self_compare", c, c_dir)]
+    try:
+        runs.append(
+            (
+                "b_rejection",
+                self_compare_run(args, b_dir, base_dir, pool_file, heldout_file, 0.0, args.rounds),
+                b_dir,
+            )
+        )
+    except (
+        InputError
+    ) as err:  # no correct sample with sound steps: rejection sampling has nothing to train on
+        print(f"arm b: {err}; it stays the base model", flush=True)
+        results["b_rejection"].append(
+            {"round": 1, "data": {"examples": 0}, "note": "no training data", **base_acc}
+        )
+    for arm, run, out in runs:
         for r in run["rounds"]:
             rows = [
                 json.loads(line)
