@@ -23,7 +23,9 @@ for token. RESULT lines::
     RESULT sampling_k8_tokens_per_s ours=<engine> peer=<HF generate> ...
     RESULT self_compare_accuracy_<en|zh> ours=<arm c, last round> peer=<best of arms a, b> ...
 
-    OMP_NUM_THREADS=1 nice -n 10 python bench/self_compare.py            # the default size: ~5-8 min CPU time
+    OMP_NUM_THREADS=1 nice -n 10 python bench/self_compare.py            # the default size (estimated a few CPU-min)
+    python bench/self_compare.py --hidden 64 --layers 2 --base-problems 3000 --base-steps 800 --pool 120 \\
+        --heldout 160 --steps 30 --max-new-tokens 100 --speed-prompts 8   # the run docs/math.md reports
     python bench/self_compare.py --quick                                  # a smoke run (~3 min)
 """
 
