@@ -107,3 +107,68 @@ def test_bad_gsm8k_file(tmp_path, sharp_model, tiny_tokenizer, shared_data):
     nogold.write_text(json.dumps({"question": "q", "answer": "no gold"}) + "\n")
     with pytest.raises(InputError, match="nogold.jsonl, line 1, field 'answer'"):
         evaluate_gsm8k(sharp_model, tiny_tokenizer, nogold, shots=1)
+
+
+def _stem_file(tmp_path, count=4):
+    import random
+
+    from skywork.data.synth.stem import make_problem
+
+    rng = random.Random(1)
+    path = tmp_path / "stem.jsonl"
+    rows = [{"text": make_problem(rng, "zh" if i % 2 else "en").text} for i in range(count)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_math_chat_format_is_zero_shot_greedy_chat(tmp_path, sharp_model, tiny_tokenizer):
+    import torch
+
+    from skywork.math.prompts import trim_solution
+    from skywork.tokenizer.chat import encode_turn
+
+    data = _stem_file(tmp_path)
+    log = tmp_path / "chat.jsonl"
+    res = evaluate_gsm8k(
+        sharp_model, tiny_tokenizer, data, max_new_tokens=6, log_path=log, prompt_format="math-chat"
+    )
+    assert res["format"] == "math-chat" and res["shots"] == 0 and res["n"] == 4
+    assert (
+        set(res["by_lang"]) == {"en", "zh"} and res["by_lang"]["zh"]["n"] == 2
+    )  # Chinese problems, same way
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    question = rows[0]["question"]
+    ids = torch.tensor([encode_turn(tiny_tokenizer, question)])
+    with torch.no_grad():
+        ref = sharp_model.generate(ids, do_sample=False, max_new_tokens=6, pad_token_id=2)
+    text = tiny_tokenizer.decode(ref[0, ids.shape[1] :], skip_special_tokens=True)
+    assert rows[0]["completion"] == trim_solution(text)  # the [USER]q[SEP][BOT] prompt, greedy
+    assert {"reason", "first_wrong_step", "steps"} <= set(rows[0]["grade"])  # graded steps in the log
+    assert sum(res["reasons"].values()) == 4
+
+
+def test_samples_give_pass_at_k_and_majority_vote(tmp_path, sharp_model, tiny_tokenizer):
+    data = _stem_file(tmp_path, 2)
+    log = tmp_path / "k.jsonl"
+    res = evaluate_gsm8k(
+        sharp_model, tiny_tokenizer, data, max_new_tokens=4, log_path=log, prompt_format="math-chat",
+        samples=3, temperature=1.0, seed=1,
+    )  # fmt: skip
+    assert res["samples_per_question"] == 3 and 0 <= res["pass@3"] <= 1 and 0 <= res["majority_vote"] <= 1
+    row = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    assert len(row["samples"]) == 3 and len(row["sample_grades"]) == 3 and "majority" in row
+    again = evaluate_gsm8k(
+        sharp_model, tiny_tokenizer, data, max_new_tokens=4, prompt_format="math-chat", samples=3,
+        temperature=1.0, seed=1,
+    )  # fmt: skip
+    assert [s["samples"] for s in again["samples"]] == [s["samples"] for s in res["samples"]]  # seeded
+    with pytest.raises(InputError, match="unknown format"):
+        evaluate_gsm8k(sharp_model, tiny_tokenizer, data, prompt_format="chat")
+
+
+def test_pass_at_k_and_majority():
+    from skywork.math.solve import majority_answer, pass_at_k
+
+    assert pass_at_k(8, 0, 8) == 0 and pass_at_k(8, 1, 8) == 1 and pass_at_k(4, 2, 1) == 0.5
+    assert majority_answer(["3", None, "4", "4"]) == "4" and majority_answer(["3", "4"]) == "3"
+    assert majority_answer([None, None]) is None

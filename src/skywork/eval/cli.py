@@ -245,31 +245,44 @@ def mcq(
 @app.command()
 def gsm8k(
     model: Path = model_argument("Model directory."),
-    data: Path = typer.Option(..., "--data", "-d", help="GSM8K JSONL (question, answer with '#### N')."),
+    data: Path = typer.Option(
+        ..., "--data", "-d", help="GSM8K JSONL (question, answer with '#### N') or STEM text JSONL (en/zh)."
+    ),
     shots: int = typer.Option(8, help="Few-shot examples from the official prompt file."),
     prompt_file: Path = typer.Option(None, help="Few-shot prompt (default: the official gsm8k_prompt.txt)."),
     max_new_tokens: int = typer.Option(256, help="Generation budget (official value NOT FOUND; see docs)."),
     batch_size: int = typer.Option(8, help="Questions generated together."),
     limit: int = typer.Option(None, help="First N questions only."),
     log: Path = typer.Option(None, help="Per-sample JSONL log (default: OUTPUT with .samples.jsonl)."),
+    prompt_format: str = typer.Option(
+        "fewshot",
+        "--format",
+        help="fewshot (the 8-shot base protocol) or math-chat (zero-shot [USER]q[SEP][BOT]).",
+    ),
+    samples: int = typer.Option(
+        1, "--samples", help="k > 1: also sample k solutions (pass@k, majority vote)."
+    ),
+    temperature: float = typer.Option(0.7, help="Sampling temperature for --samples."),
+    top_p: float = typer.Option(0.95, help="Nucleus mass for --samples."),
+    seed: int = typer.Option(0, help="Sampling seed for --samples."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
     output: Path = _OUTPUT,
 ) -> None:
-    """GSM8K accuracy: official 8-shot prompt, greedy decoding, official answer extraction."""
-    from skywork.eval.gsm8k import evaluate_gsm8k
+    """GSM8K accuracy: official 8-shot prompt (or the math model's zero-shot chat), greedy, official extraction."""
+    from skywork.eval.gsm8k import evaluate_gsm8k, print_gsm8k
 
     lm, tok = _load(model, tokenizer, dtype, device)
     log = log or output.with_suffix(".samples.jsonl")
     with console.status("generating ..."):
-        res = evaluate_gsm8k(lm, tok, data, shots, prompt_file, max_new_tokens, batch_size, limit, log)
+        res = evaluate_gsm8k(
+            lm, tok, data, shots, prompt_file, max_new_tokens, batch_size, limit, log,
+            prompt_format=prompt_format, samples=samples, temperature=temperature, top_p=top_p, seed=seed,
+        )  # fmt: skip
     res.pop("samples")
     res["model"] = str(model)
-    table = Table(title=f"GSM8K {shots}-shot")
-    for key in ("n", "correct", "no_answer", "accuracy", "seconds"):
-        table.add_row(key, _fmt(res[key]))
-    console.print(table)
+    print_gsm8k(res, console)
     _write(output, res)
 
 

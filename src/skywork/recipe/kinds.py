@@ -98,6 +98,15 @@ KINDS: dict[str, StageKind] = {
         input_fields=("run", "domains", "tokenizer_dir", "mcq.data_dir", "gsm8k.data", "gsm8k.prompt_file"),
         help="Every milestone checkpoint of a pretraining run through the eval suite, metrics against tokens: "
         "skywork.eval.trajectory.",
+    "self_compare": StageKind(
+        "self_compare",
+        lambda: stages.capability("skywork.math.config", "SelfCompareConfig"),
+        lambda config, ctx: stages.capability("skywork.math.self_compare", "run_self_compare_stage")(
+            config, ctx
+        ),
+        output_field="output_dir",
+        input_fields=("model", "tokenizer", "problems", "eval.files", "fewshot_file"),
+        help="SkyMath self-compare fine-tuning: sample k, grade steps, build comparison data, SFT: skywork.math.",
     ),
     "report": StageKind(
         "report",

@@ -130,6 +130,21 @@ def cpt(
     _run_finetune("cpt", config_path, resume)
 
 
+@app.command("self-compare")
+def self_compare(
+    config_path: Path = typer.Argument(
+        ..., help="SelfCompareConfig YAML (docs/math.md; `skywork train keys self-compare`)."
+    ),
+    resume: str = typer.Option(
+        "auto", help="auto: redo only what is missing; never: start the rounds afresh."
+    ),
+) -> None:
+    """SkyMath self-compare fine-tuning: rounds of sample k -> grade -> build comparison data -> SFT."""
+    from skywork.math.cli import run_self_compare_command
+
+    run_self_compare_command(config_path, resume)
+
+
 @app.command()
 def plot(
     run_dir: Path = typer.Argument(..., help="A pretraining run directory (holds metrics.jsonl)."),
@@ -149,16 +164,22 @@ def plot(
 
 @app.command("keys")
 def keys_command(
-    kind: str = typer.Argument("pretrain", help="Which config: pretrain, sft or cpt."),
+    kind: str = typer.Argument("pretrain", help="Which config: pretrain, sft, cpt or self-compare."),
 ) -> None:
     """Print every config key (nested keys dotted) with its default and meaning."""
+    from skywork.math.config import SelfCompareConfig
     from skywork.train.config import PretrainConfig
     from skywork.train.finetune_config import CPTConfig, SFTConfig
     from skywork.utils.cli_options import print_keys
 
-    configs = {"pretrain": PretrainConfig, "sft": SFTConfig, "cpt": CPTConfig}
+    configs = {
+        "pretrain": PretrainConfig,
+        "sft": SFTConfig,
+        "cpt": CPTConfig,
+        "self-compare": SelfCompareConfig,
+    }
     if kind not in configs:
-        raise typer.BadParameter(f"unknown config {kind!r} (pretrain, sft, cpt)")
+        raise typer.BadParameter(f"unknown config {kind!r} ({', '.join(configs)})")
     print_keys(configs[kind], title=f"{kind} config keys")
 
 

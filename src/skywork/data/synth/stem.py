@@ -26,6 +26,15 @@ class Problem:
     def text(self) -> str:
         return f"{self.question}\n{self.answer}"
 
+    def as_gsm8k(self) -> dict:
+        """The problem as a GSM8K row (``question``, ``answer`` ending ``#### N``) with its language and template."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "lang": self.lang,
+            "template": self.template,
+        }
+
 
 def calc(a: int, op: str, b: int) -> tuple[int, str]:
     """``a op b`` and its step text with the GSM8K calculator annotation: 12 and ``"3*4=<<3*4=12>>12"``."""
@@ -248,3 +257,32 @@ def make_problem(rng: random.Random, lang: str, names: list[Pair] = NAMES) -> Pr
     name, item = rng.choice(names), rng.choice(ITEMS)
     question, steps, value = TEMPLATES[template](rng, name, item, lang)
     return Problem(question, _final(steps, value), value, template, lang)
+
+
+def generate_problems(
+    seed: int,
+    count: int,
+    langs: tuple[str, ...] = ("en", "zh"),
+    names: list[Pair] = NAMES,
+    exclude: set[str] | None = None,
+) -> list[Problem]:
+    """``count`` distinct problems, languages in turn, none whose text is in ``exclude`` (which grows with them).
+
+    Its own seeded stream (``random.Random(seed)``): the demo corpus, which draws from its part streams with
+    :func:`make_problem`, is unchanged by it. Used for held-out sets (``skywork eval gsm8k --data``), the
+    self-compare stage and ``bench/self_compare.py``.
+    """
+    rng = random.Random(seed)
+    seen = exclude if exclude is not None else set()
+    problems: list[Problem] = []
+    attempts = 0
+    while len(problems) < count:
+        attempts += 1
+        if attempts > 50 * count + 1000:
+            raise ValueError(f"could not draw {count} distinct problems (the templates are exhausted)")
+        problem = make_problem(rng, langs[len(problems) % len(langs)], names)
+        if problem.text in seen:
+            continue
+        seen.add(problem.text)
+        problems.append(problem)
+    return problems
