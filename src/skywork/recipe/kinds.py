@@ -98,6 +98,7 @@ KINDS: dict[str, StageKind] = {
         input_fields=("run", "domains", "tokenizer_dir", "mcq.data_dir", "gsm8k.data", "gsm8k.prompt_file"),
         help="Every milestone checkpoint of a pretraining run through the eval suite, metrics against tokens: "
         "skywork.eval.trajectory.",
+    ),
     "self_compare": StageKind(
         "self_compare",
         lambda: stages.capability("skywork.math.config", "SelfCompareConfig"),
