@@ -345,7 +345,7 @@ def dialogue(r: random.Random, item: dict, lang: str) -> dict:
     turns = r.sample(pool, min(len(pool), r.randint(2, 3)))
     messages = []
     for i, turn in enumerate(turns):
-        content = f"{IMAGE_PLACEHOLDER}\n{turn['question']}" if i == 0 else turn["question"]
+        content = IMAGE_PLACEHOLDER + turn["question"] if i == 0 else turn["question"]
         messages += [{"role": "user", "content": content}, {"role": "assistant", "content": turn["answer"]}]
     return {"lang": lang, "messages": messages}
 
