@@ -21,6 +21,7 @@ parts and the batch source's position); ``final/`` is a LLaVA model directory (:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,7 @@ def run_mm_stage(config: MMTrainConfig, ctx) -> dict:
     return {"summary": run_mm_training(config, resume="auto")}
 
 
+@functools.cache
 def config_for(kind: str):
     """The config class of a stage kind (the same class; ``kind`` is set from the recipe's stage kind)."""
 
