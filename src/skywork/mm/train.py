@@ -159,12 +159,12 @@ def run_mm_stage(config: MMTrainConfig, ctx) -> dict:
 
 
 @functools.cache
-def config_for(kind: str):
-    """The config class of a stage kind (the same class; ``kind`` is set from the recipe's stage kind)."""
+def config_for(stage_kind: str):
+    """The config class of a stage kind (the same class; ``kind`` defaults to the recipe's stage kind)."""
 
     @dataclass
     class StageConfig(MMTrainConfig):
-        kind: str = field(kind, help="The stage kind (sets the defaults of mm.train and data.use).")
+        kind: str = field(stage_kind, help="The stage kind (sets the defaults of mm.train and data.use).")
 
-    StageConfig.__name__ = StageConfig.__qualname__ = f"MMTrainConfig_{kind}"
+    StageConfig.__name__ = StageConfig.__qualname__ = f"MMTrainConfig_{stage_kind}"
     return StageConfig
