@@ -13,7 +13,9 @@ def mm_data(tmp_path_factory):
     from skywork.data.synth.images import ImageQAConfig, generate_images
 
     out = tmp_path_factory.mktemp("mm") / "data"
-    generate_images(ImageQAConfig(train_images=60, heldout_images=12, digits_train=20, digits_heldout=10), out)
+    generate_images(
+        ImageQAConfig(train_images=60, heldout_images=12, digits_train=20, digits_heldout=10), out
+    )
     return out
 
 

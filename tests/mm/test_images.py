@@ -25,8 +25,10 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path):
     config = ImageQAConfig(train_images=9, heldout_images=3, digits_train=0, digits_heldout=0)
     a = generate_images(config, tmp_path / "a")["files"]
     b = generate_images(config, tmp_path / "b")["files"]
-    c = generate_images(ImageQAConfig(seed=1, train_images=9, heldout_images=3, digits_train=0,
-                                      digits_heldout=0), tmp_path / "c")["files"]
+    c = generate_images(
+        ImageQAConfig(seed=1, train_images=9, heldout_images=3, digits_train=0, digits_heldout=0),
+        tmp_path / "c",
+    )["files"]
     assert a == b
     assert a["train/images.jsonl"]["sha256"] != c["train/images.jsonl"]["sha256"]
 

@@ -30,9 +30,13 @@ def test_auto_classes_load_it_without_remote_code(mm_model_dir, mm_data):
     tokenizer = load(mm_model_dir)
     image = _first_image(mm_data)
     question = "What colour are the shapes?"
-    ids, count = encode_mm_chat(tokenizer, [{"role": "user", "content": "<image>" + question}], "<reserved_0>", 16)
+    ids, count = encode_mm_chat(
+        tokenizer, [{"role": "user", "content": "<image>" + question}], "<reserved_0>", 16
+    )
     assert count == 1 and ids.count(config["image_token_index"]) == 16
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "<reserved_0>" + question}], tokenize=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "<reserved_0>" + question}], tokenize=False
+    )
     inputs = processor(images=[image], text=[text], add_special_tokens=False, return_tensors="pt")
     assert inputs["input_ids"][0].tolist() == ids
     ours = pixels([image], 32)

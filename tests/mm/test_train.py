@@ -60,7 +60,9 @@ def test_encoder_stage_writes_a_loadable_llava_dir_with_its_summary(encoder_dir)
 
 
 def test_alignment_trains_the_projector_only(encoder_dir, tmp_path, mm_tokenizer_dir, mm_data):
-    summary = run_mm_training(_config(tmp_path, "mm_align", mm_tokenizer_dir, mm_data, init=encoder_dir, steps=2))
+    summary = run_mm_training(
+        _config(tmp_path, "mm_align", mm_tokenizer_dir, mm_data, init=encoder_dir, steps=2)
+    )
     assert summary["trainable"]["llm"] == 0 and summary["trainable"]["vision"] == 0
     before, after = _weights(encoder_dir), _weights(tmp_path / "final")
     assert before.keys() == after.keys()
@@ -91,7 +93,9 @@ def test_packed_rows_give_each_example_its_own_image_and_context(encoder_dir, mm
     from skywork.mm.model import load_mm_model
     from skywork.tokenizer import load
 
-    config = _config(encoder_dir.parent / "unused", "mm_instruct", mm_tokenizer_dir, mm_data, init=encoder_dir)
+    config = _config(
+        encoder_dir.parent / "unused", "mm_instruct", mm_tokenizer_dir, mm_data, init=encoder_dir
+    )
     from skywork.mm.train import resolve
 
     resolve(config)
