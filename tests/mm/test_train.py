@@ -113,3 +113,18 @@ def test_packed_rows_give_each_example_its_own_image_and_context(encoder_dir, mm
             ids = part.input_ids[:, start:end]
             alone = model(input_ids=ids, pixel_values=part.pixel_values[k : k + 1], use_cache=False).logits[0]
             assert torch.allclose(packed[start:end], alone, atol=1e-4), f"example {k}"
+
+
+def test_instruction_tuning_with_lora_trains_the_adapter_and_saves_merged_weights(
+    encoder_dir, tmp_path, mm_tokenizer_dir, mm_data
+):
+    config = _config(tmp_path, "mm_instruct", mm_tokenizer_dir, mm_data, init=encoder_dir, steps=2)
+    config.mm.lora.enabled, config.mm.lora.r, config.mm.lora.alpha = True, 4, 32
+    summary = run_mm_training(config)
+    assert summary["lora"] is True and summary["trainable"]["vision"] == 0
+    assert 0 < summary["trainable"]["llm"] < summary["parameters"]["llm"] / 4
+    before, after = _weights(encoder_dir), _weights(tmp_path / "final")
+    assert before.keys() == after.keys()  # merged: no adapter tensors, a plain LLaVA directory
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert any("q_proj" in n for n in changed) and any("multi_modal_projector" in n for n in changed)
+    assert not any("vision_tower" in n or "mlp" in n for n in changed)

@@ -26,9 +26,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from skywork.mm.data import MMDataSection, make_mm_source
 from skywork.mm.model import VisionSection
 from skywork.train.config import OptimSection, PretrainConfig
+from skywork.train.finetune_config import LoraSection
 from skywork.utils.config import field
 from skywork.utils.io import InputError
 
@@ -61,6 +64,11 @@ class MMSection:
         help="Parts trained: vision, projector, llm (null: the stage kind's default, see skywork.mm.train).",
     )
     vision: VisionSection = field(default_factory=VisionSection, help="The ViT built when init_from is null.")
+    lora: LoraSection = field(
+        default_factory=LoraSection,
+        help="Train the LLM as a LoRA adapter (on its target_modules) instead of in full; final/ holds the "
+        "merged weights, so it stays a plain LLaVA directory.",
+    )
 
 
 @dataclass
@@ -134,8 +142,13 @@ def run_mm_training(config: MMTrainConfig, resume: str | None = "auto") -> dict:
             token_id = image_token_id(tokenizer, config.mm.vision.image_token)
             model = build_mm_model(llm, config.mm.vision, token_id, seed=config.seed)
         model.train()
-        extra["trainable"] = set_trainable(model, parts)
         extra["parameters"] = parameters_per_part(model)
+        if config.mm.lora.enabled and "llm" in parts:
+            model = with_lora(model, config.mm.lora, [p for p in parts if p != "llm"], config.seed)
+            extra["trainable"] = trainable_per_part(model)
+        else:
+            extra["trainable"] = set_trainable(model, parts)
+        extra["lora"] = bool(config.mm.lora.enabled and "llm" in parts)
         return model
 
     def make_batches(cfg, world, tokenizer):
@@ -147,10 +160,49 @@ def run_mm_training(config: MMTrainConfig, resume: str | None = "auto") -> dict:
 
     def save(final_dir, model, model_state, model_config, tokenizer_dir):
         inner = getattr(model, "module", model)
+        if hasattr(inner, "peft_config"):  # LoRA: merge into the LLM, write a plain LLaVA directory
+            inner.load_state_dict(model_state)
+            inner, model_state = inner.merge_and_unload(), None
         save_mm_dir(final_dir, inner, tokenizer_dir, image_token["value"], state=model_state)
 
     hooks = StageHooks(wrap_model=wrap, save_final=save, summary_kind=config.kind, summary_extra=extra)
     return train(config, make_batches, resume, hooks)
+
+
+def with_lora(model, lora: LoraSection, other_parts: list[str], seed: int):
+    """PEFT LoRA on the LLM's ``target_modules`` only (never the ViT's layers); ``other_parts`` train in full."""
+    from peft import LoraConfig, get_peft_model
+
+    from skywork.mm.model import part_of, set_trainable
+
+    set_trainable(model, other_parts)
+    names = "|".join(lora.target_modules) if list(lora.target_modules) != ["all-linear"] else r"[a-z_]+_proj"
+    torch.manual_seed(seed)
+    wrapped = get_peft_model(
+        model,
+        LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=rf".*language_model.*\.({names})",
+        ),
+    )
+    for name, param in wrapped.named_parameters():  # PEFT froze everything but the adapter
+        if "lora_" not in name and part_of(name.removeprefix("base_model.model.")) in other_parts:
+            param.requires_grad_(True)
+    return wrapped
+
+
+def trainable_per_part(model) -> dict[str, int]:
+    from skywork.mm.model import PARTS, part_of
+
+    counts = dict.fromkeys(PARTS, 0)
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            counts[part_of(name.removeprefix("base_model.model.").replace(".base_layer", ""))] += (
+                param.numel()
+            )
+    return counts
 
 
 def run_mm_stage(config: MMTrainConfig, ctx) -> dict:
