@@ -42,7 +42,7 @@ def encoder_dir(tmp_path_factory, mm_tokenizer_dir, mm_data):
     out = tmp_path_factory.mktemp("enc")
     summary = run_mm_training(_config(out, "mm_encoder", mm_tokenizer_dir, mm_data))
     assert summary["trained_parts"] == ["vision", "projector", "llm"]
-    assert summary["data"]["use"] == "captions" and summary["data"]["heldout_images"] == 6
+    assert summary["data"]["use"] == "both" and summary["data"]["heldout_images"] == 6
     return out / "final"
 
 

@@ -35,10 +35,10 @@ class MMDataSection:
         default_factory=list,
         help="Image JSONL files of `skywork.data.synth.images` (train/images.jsonl, ...).",
     )
-    use: Literal["captions", "dialogues"] | None = field(
+    use: Literal["captions", "dialogues", "both"] | None = field(
         None,
-        help="captions: 'describe the image' -> caption (alignment); dialogues: the QA dialogues; null: the stage "
-        "kind's default (mm_encoder, mm_align: captions; mm_instruct: dialogues).",
+        help="captions: 'describe the image' -> caption (alignment); dialogues: the QA dialogues; both; null: the "
+        "stage kind's default (mm_encoder: both, mm_align: captions, mm_instruct: dialogues).",
     )
     languages: list[str] = field(
         default_factory=lambda: ["en", "zh"], help="Caption languages used (captions)."
@@ -116,8 +116,9 @@ def conversations(row: dict, use: str, languages: list[str]) -> list[Conversatio
     """The conversations one image row trains: its captions or its dialogues."""
     from skywork.data.synth.images import IMAGE_PLACEHOLDER
 
-    if use == "captions":
-        return [
+    out = []
+    if use in ("captions", "both"):
+        out += [
             Conversation(
                 (Turn(IMAGE_PLACEHOLDER + CAPTION_PROMPTS[lang], row["captions"][lang]),),
                 source=row["_source"],
@@ -125,13 +126,14 @@ def conversations(row: dict, use: str, languages: list[str]) -> list[Conversatio
             for lang in languages
             if lang in row["captions"]
         ]
-    out = []
-    for dialogue in row["dialogues"]:
-        messages = dialogue["messages"]
-        turns = tuple(
-            Turn(messages[i]["content"], messages[i + 1]["content"]) for i in range(0, len(messages) - 1, 2)
-        )
-        out.append(Conversation(turns, source=row["_source"]))
+    if use in ("dialogues", "both"):
+        for dialogue in row["dialogues"]:
+            messages = dialogue["messages"]
+            turns = tuple(
+                Turn(messages[i]["content"], messages[i + 1]["content"])
+                for i in range(0, len(messages) - 1, 2)
+            )
+            out.append(Conversation(turns, source=row["_source"]))
     return out
 
 

@@ -3,7 +3,7 @@
 =============  ================================  =======================  ===================================
 stage kind     trains (``mm.train``)             data (``data.use``)      starts from
 =============  ================================  =======================  ===================================
-mm_encoder     vision + projector + llm          captions                 a fresh ViT and the LLM (fresh or
+mm_encoder     vision + projector + llm          captions + dialogues     a fresh ViT and the LLM (fresh or
                                                                           ``model.init_from``)
 mm_align       projector (LLM and ViT frozen)    captions                 ``mm.init_from`` (mm_encoder/final)
 mm_instruct    projector + llm (ViT frozen)      dialogues                ``mm.init_from`` (mm_align/final)
@@ -36,7 +36,7 @@ from skywork.utils.config import field
 from skywork.utils.io import InputError
 
 STAGE_DEFAULTS = {  # kind -> (parts trained, data.use)
-    "mm_encoder": (["vision", "projector", "llm"], "captions"),
+    "mm_encoder": (["vision", "projector", "llm"], "both"),
     "mm_align": (["projector"], "captions"),
     "mm_instruct": (["projector", "llm"], "dialogues"),
 }
