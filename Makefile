@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench lint format clean
+.PHONY: setup demo mm-demo test bench lint format clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/skywork recipe run recipes/demo.yaml --output runs/demo
 	@echo "report: $(CURDIR)/runs/demo/report.html (also runs/demo/report.md)"
+
+# Skywork-MM from nothing (issue 17): images -> encoder -> alignment -> instruction tuning -> eval (docs/mm.md).
+mm-demo: setup
+	$(BIN)/skywork recipe run recipes/mm-demo.yaml --output runs/mm-demo
+	@echo "report: $(CURDIR)/runs/mm-demo/report.html (examples: runs/mm-demo/mm_eval/examples.html)"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -95,6 +95,8 @@ def info(
     from skywork.model.config import PRESETS, load_config
     from skywork.model.stats import model_stats
 
+    if _mm_info(model, as_json):
+        return
     config = load_config(model)
     if seq_len is None:
         seq_len = (
@@ -136,13 +138,25 @@ def generate(
     tokenizer: Path = tokenizer_option(),
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    image: Path = typer.Option(
+        None, "--image", help="Multimodal models: an image the prompt (a question) is about."
+    ),
     sampling=None,
 ) -> None:
-    """Continue a prompt, streaming tokens as they are produced."""
+    """Continue a prompt, streaming tokens as they are produced (multimodal models: answer it about --image)."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import generate_text
     from skywork.model import load_model
 
+    if _is_mm(model_dir, image):
+        from skywork.mm.chat import answer_stream, load_for_chat
+
+        model, tk, settings = load_for_chat(model_dir, dtype, resolve_device(device))
+        for piece in answer_stream(model, tk, settings, prompt, image, sampling):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
     model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
     tk = tok.load(tokenizer or model_dir)
     sys.stdout.write(prompt)
@@ -160,20 +174,32 @@ def chat(
     system: str = typer.Option(None, help="Optional system text prefixed to the first prompt."),
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    image: Path = typer.Option(
+        None, "--image", help="Multimodal models: attach this image to the first message (/image PATH later)."
+    ),
     sampling=None,
 ) -> None:
-    """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits."""
+    """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits,
+    /image PATH attaches an image to the next message (multimodal models)."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import ChatSession
     from skywork.model import load_model
 
-    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
-    session = ChatSession(
-        model,
-        tok.load(tokenizer or model_dir),
-        sampling,
-        system=system,
-    )
+    if _is_mm(model_dir, image):
+        from skywork.mm.chat import MMChatSession, load_for_chat
+
+        model, tk, settings = load_for_chat(model_dir, dtype, resolve_device(device))
+        session = MMChatSession(model, tk, sampling, settings, system=system)
+        if image is not None:
+            session.attach(image)
+    else:
+        model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
+        session = ChatSession(
+            model,
+            tok.load(tokenizer or model_dir),
+            sampling,
+            system=system,
+        )
     console.print("[dim]Type a message; /reset clears the conversation, /exit quits.[/dim]")
     while True:
         try:
@@ -187,6 +213,13 @@ def chat(
             session.reset()
             console.print("[dim](conversation cleared)[/dim]")
             continue
+        if text.strip().startswith("/image"):
+            if not hasattr(session, "attach"):
+                console.print("[red]this model takes no images[/red]")
+            else:
+                session.attach(text.strip()[len("/image") :].strip())
+                console.print("[dim](image attached to the next message)[/dim]")
+            continue
         if not text.strip():
             continue
         sys.stdout.write("bot> ")
@@ -194,6 +227,42 @@ def chat(
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
+
+
+def _is_mm(model_dir: Path, image: Path | None) -> bool:
+    """Whether ``model_dir`` is a multimodal model; ``--image`` on a text model is an error."""
+    from skywork.mm.model import is_mm_model_dir
+
+    multimodal = is_mm_model_dir(model_dir)
+    if image is not None and not multimodal:
+        raise typer.BadParameter(
+            f"{model_dir} is a text model; --image needs a multimodal model (skywork.mm)"
+        )
+    return multimodal
+
+
+def _mm_info(model: str, as_json: bool) -> bool:
+    """``skywork info`` of a multimodal directory: parameters per part and image tokens per image."""
+    from skywork.mm.model import is_mm_model_dir
+
+    if not is_mm_model_dir(model):
+        return False
+    from skywork.mm.model import describe, load_mm_model
+
+    facts = describe(load_mm_model(model))
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return True
+    table = Table(title=f"{model} (multimodal)", show_header=False)
+    for key, value in facts.items():
+        if key == "parameters":
+            table.add_row("parameters", f"{sum(value.values()):,}")
+            for part, count in value.items():
+                table.add_row(f"  {part}", f"{count:,}")
+        else:
+            table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+    return True
 
 
 @export_app.command("llama")

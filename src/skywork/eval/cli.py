@@ -558,3 +558,22 @@ def trajectory(
 
     result = run_trajectory_command(run_dir, suite, output or run_dir / "trajectory", console)
     print_trajectory(result, console)
+
+
+@app.command("mm")
+def mm_command(
+    model_dir: Path = model_argument("Multimodal model directory (an mm_instruct final/)."),
+    data: Path = typer.Option(..., "--data", help="mm_data output directory (holds heldout/images.jsonl)."),
+    output: Path = output_option(Path("mm-eval"), help="Output directory (summary, results, examples.html)."),
+    limit: int = limit_option(),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the text-only baseline."),
+    device: str = _DEVICE,
+) -> None:
+    """Image QA on held-out images: accuracy per kind and language, digits, MME-style pairs, text-only baseline."""
+    from skywork.eval.mm import MMEvalConfig, evaluate_mm, results_table
+
+    config = MMEvalConfig(
+        str(model_dir), str(data), str(output), limit, baseline=not no_baseline, device=device
+    )
+    console.print(results_table(evaluate_mm(config)))
+    console.print(f"[dim]summary, results and examples.html in {output}[/dim]")

@@ -73,8 +73,12 @@ class DecodeBatch:
         prompts: list[list[int]],
         indices: list[int],
         first: int,
+        images: list | None = None,
     ):
         self.engine, self.params = engine, params
+        self.images = (
+            images  # per prompt: pixel values (n, 3, H, W) of its images, or None (multimodal models)
+        )
         n = params.n
         eos = engine.tokenizer.eos_token_id
         stop_ids = (
@@ -104,6 +108,10 @@ class DecodeBatch:
             mask[r, first + width - len(s) :] = 1
             positions[r, width - len(s) :] = torch.arange(first, first + len(s))
         past = (prefix.expanded(k, first) if prefix else None) or DynamicCache(config=model.config)
+        extra = {}
+        if self.images and any(p is not None for p in self.images):  # LLaVA: images in row order
+            pixel_values = torch.cat([p for p in self.images if p is not None])
+            extra["pixel_values"] = pixel_values.to(device, next(model.parameters()).dtype)
         out = model(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -111,6 +119,7 @@ class DecodeBatch:
             cache=past,
             use_cache=True,
             logits_to_keep=1,
+            **extra,
         )
         logits = out.logits[:, -1]
         mask, next_pos = mask.to(device), (positions[:, -1] + 1).to(device)
@@ -234,8 +243,10 @@ class GenerationEngine:
         prompts: Sequence[Prompt],
         params: SamplingParams | None = None,
         shared_prefix: Prompt | None = None,
+        images: Sequence | None = None,
     ) -> list[list[Completion]]:
-        """``params.n`` completions for every prompt, in prompt order."""
+        """``params.n`` completions for every prompt, in prompt order. ``images`` (multimodal models): per prompt
+        the pixel values of the images its image tokens stand for, or None."""
         params = params or SamplingParams()
         n = params.n
         prompt_ids = [self.encode(p) for p in prompts]
@@ -244,14 +255,15 @@ class GenerationEngine:
         suffix_lengths = [len(ids) - s for ids, s in zip(prompt_ids, shared, strict=True)]
         results: list[list[Completion]] = [[] for _ in prompt_ids]
         for first, indices in prefix_batches(shared, suffix_lengths, max(1, self.batch_size // n)):
-            batch = DecodeBatch(self, params, [prompt_ids[i] for i in indices], indices, first)
+            batch_images = [images[i] for i in indices] if images is not None else None
+            batch = DecodeBatch(self, params, [prompt_ids[i] for i in indices], indices, first, batch_images)
             for _ in batch.run(prefix):
                 pass
             for k, i in enumerate(indices):
                 results[i] = [batch.completion(k * n + j) for j in range(n)]
         return results
 
-    def stream(self, prompt: Prompt, params: SamplingParams | None = None) -> Iterator[str]:
+    def stream(self, prompt: Prompt, params: SamplingParams | None = None, images=None) -> Iterator[str]:
         """Text deltas of one completion; joined they equal ``generate([prompt], params)[0][0].text``.
 
         A delta is held back while the text ends in an incomplete UTF-8 character (a byte-fallback piece) or
@@ -260,7 +272,9 @@ class GenerationEngine:
         params = params or SamplingParams()
         if params.n != 1:
             raise ValueError("stream() produces one completion; use generate() for n > 1")
-        batch = DecodeBatch(self, params, [self.encode(prompt)], [0], 0)
+        batch = DecodeBatch(
+            self, params, [self.encode(prompt)], [0], 0, [images] if images is not None else None
+        )
         hold = max((len(s) for s in params.stop), default=1) - 1
         emitted = ""
         for _ in batch.run(None):

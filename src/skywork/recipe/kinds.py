@@ -109,6 +109,45 @@ KINDS: dict[str, StageKind] = {
         input_fields=("model", "tokenizer", "problems", "eval.files", "fewshot_file"),
         help="SkyMath self-compare fine-tuning: sample k, grade steps, build comparison data, SFT: skywork.math.",
     ),
+    # --- Skywork-MM (issue 17): images -> encoder -> alignment -> instruction tuning -> evaluation
+    "mm_data": StageKind(
+        "mm_data",
+        lambda: stages.capability("skywork.data.synth.images", "ImageQAConfig"),
+        lambda config, ctx: stages.capability("skywork.mm.stages", "run_data_stage")(config, ctx),
+        help="Generated bilingual image QA (shapes, text, charts) + sklearn digits: skywork.data.synth.images.",
+    ),
+    **{
+        kind: StageKind(
+            kind,
+            lambda kind=kind: stages.capability("skywork.mm.train", "config_for")(kind),
+            lambda config, ctx: stages.capability("skywork.mm.train", "run_mm_stage")(config, ctx),
+            output_field="output_dir",
+            input_fields=("tokenizer", "model.init_from", "mm.init_from", "data.files"),
+            help=text,
+        )
+        for kind, text in (
+            (
+                "mm_encoder",
+                "Multimodal stage 1: ViT + projector + LLM end to end on captions: skywork.mm.train.",
+            ),
+            (
+                "mm_align",
+                "Multimodal stage 2: the projector alone on captions (LLM, ViT frozen): skywork.mm.train.",
+            ),
+            (
+                "mm_instruct",
+                "Multimodal stage 3: LLM + projector on the dialogues, answers only: skywork.mm.train.",
+            ),
+        )
+    },
+    "mm_eval": StageKind(
+        "mm_eval",
+        lambda: stages.capability("skywork.eval.mm", "MMEvalConfig"),
+        lambda config, ctx: stages.capability("skywork.eval.mm", "run_mm_eval_stage")(config, ctx),
+        output_field="output_dir",
+        input_fields=("model", "data_dir"),
+        help="Held-out image QA per kind and language, digits, MME-style pairs, text-only baseline: skywork.eval.mm.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,

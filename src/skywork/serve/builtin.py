@@ -48,6 +48,7 @@ def load_served_model(
     """(model, tokenizer) for serving: any model directory, an int8 one from ``skywork quantize`` included."""
     import torch
 
+    from skywork.mm.model import is_mm_model_dir
     from skywork.model import load_model
     from skywork.model.quantize import QUANT_METHOD, load_quantized, quantize_model
     from skywork.tokenizer import load as load_tokenizer
@@ -58,6 +59,11 @@ def load_served_model(
         model = load_quantized(model_dir)
     elif quantize is not None:
         model = quantize_model(load_model(model_dir, dtype=torch.bfloat16), quantize)
+    elif is_mm_model_dir(model_dir):  # multimodal (LLaVA) directory: chat requests may carry images
+        from skywork.mm.chat import load_for_chat
+
+        model, tokenizer, model.image_settings = load_for_chat(model_dir, dtype, resolve_device(device))
+        return model, tokenizer
     else:
         model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
     return model, load_tokenizer(model_dir)
@@ -134,9 +140,31 @@ class Service:
             ids = self.prompt_ids(parse(CompletionRequest, {"model": self.served_model_name} | body))
         return {"tokens": ids, "count": len(ids), "max_model_len": self.max_model_len}
 
+    def image_prompt(self, request: CompletionRequest | ChatRequest):
+        """(ids, pixel values) of a chat request with OpenAI ``image_url`` parts, or None without images."""
+        if not isinstance(request, ChatRequest):
+            return None
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if not any(
+            isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"])
+            for m in messages
+        ):
+            return None
+        settings = getattr(self.engine.model, "image_settings", None)
+        if settings is None:
+            raise APIError("this model takes no images (image_url content parts)", param="messages")
+        from skywork.mm.chat import request_images
+
+        try:
+            messages, urls = request_images(messages)
+            return settings.encode(self.tokenizer, messages, urls)
+        except Exception as err:  # a bad data URL or placement: the client's error
+            raise APIError(f"bad image content: {err}", param="messages") from None
+
     def submit(self, request: CompletionRequest | ChatRequest) -> GenerationRequest:
         self.check_model(request.model)
-        ids = self.prompt_ids(request)
+        with_images = self.image_prompt(request)
+        ids, images = with_images if with_images is not None else (self.prompt_ids(request), None)
         requested = request.max_completion_tokens if isinstance(request, ChatRequest) else None
         requested = requested if requested is not None else request.max_tokens
         max_tokens = resolve_max_tokens(requested, len(ids), self.max_model_len, DEFAULT_MAX_TOKENS)
@@ -144,7 +172,7 @@ class Service:
         if params.n > self.max_batch_rows:
             raise APIError(f"n must be at most {self.max_batch_rows} on this server", param="n")
         job = GenerationRequest(
-            ids, params, asyncio.get_running_loop(), asyncio.Queue(), stream=request.stream
+            ids, params, asyncio.get_running_loop(), asyncio.Queue(), stream=request.stream, images=images
         )
         self.scheduler.submit(job)
         return job
@@ -347,7 +375,8 @@ class BuiltinServer:
         if self.port == 0:
             self.port = free_port(self.host)
         model, tokenizer = load_served_model(Path(self.model_dir), self.dtype, self.device, self.quantize)
-        context = min(model.config.max_position_embeddings, DEFAULT_MAX_MODEL_LEN)
+        text_config = getattr(model.config, "text_config", model.config)  # a multimodal model's LLM
+        context = min(text_config.max_position_embeddings, DEFAULT_MAX_MODEL_LEN)
         self.service = Service(
             GenerationEngine(model, tokenizer, batch_size=self.max_batch_rows),
             served_model_name=self.served_model_name or Path(self.model_dir).resolve().name,

@@ -48,6 +48,7 @@ class GenerationRequest:
     events: asyncio.Queue
     stream: bool = False
     cancelled: bool = False  # set by the API side when the client disconnects
+    images: object = None  # multimodal models: pixel values of the prompt's images (skywork.mm), else None
 
     def send(self, event: Event) -> None:
         try:
@@ -187,7 +188,10 @@ class Scheduler:
         n = requests[0].params.n
         params = requests[0].params.replace(max_new_tokens=max(r.params.max_new_tokens for r in requests))
         # indices all 0: a seeded row draws from seed + j whatever batch it runs in
-        batch = DecodeBatch(self.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0)
+        images = [r.images for r in requests] if any(r.images is not None for r in requests) else None
+        batch = DecodeBatch(
+            self.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0, images
+        )
         hold = max((len(s) for s in params.stop), default=1) - 1
         texts = [_RowText(hold) for _ in batch.flat_rows]
         reported = [False] * len(batch.flat_rows)

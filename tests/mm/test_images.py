@@ -1,0 +1,88 @@
+"""The generated image QA set: deterministic, bilingual, answers consistent with the pixels, held-out apart."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from skywork.data.synth.images import (
+    COLOURS,
+    IMAGE_PLACEHOLDER,
+    ImageQAConfig,
+    decode_png,
+    digit_split,
+    generate_images,
+)
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_same_seed_same_bytes_and_another_seed_differs(tmp_path):
+    config = ImageQAConfig(train_images=9, heldout_images=3, digits_train=0, digits_heldout=0)
+    a = generate_images(config, tmp_path / "a")["files"]
+    b = generate_images(config, tmp_path / "b")["files"]
+    c = generate_images(
+        ImageQAConfig(seed=1, train_images=9, heldout_images=3, digits_train=0, digits_heldout=0),
+        tmp_path / "c",
+    )["files"]
+    assert a == b
+    assert a["train/images.jsonl"]["sha256"] != c["train/images.jsonl"]["sha256"]
+
+
+def test_rows_are_bilingual_with_the_image_in_the_first_user_turn(mm_data):
+    rows = _rows(mm_data / "train" / "images.jsonl")
+    assert {r["kind"] for r in rows} == {"scene", "reading", "chart"}
+    langs = {d["lang"] for r in rows for d in r["dialogues"]}
+    assert langs == {"en", "zh"}
+    for row in rows:
+        assert set(row["captions"]) == {"en", "zh"}
+        messages = row["dialogues"][0]["messages"]
+        assert messages[0]["role"] == "user" and messages[0]["content"].startswith(IMAGE_PLACEHOLDER)
+        assert all(IMAGE_PLACEHOLDER not in m["content"] for m in messages[1:])
+        assert len(messages) in (4, 6)
+        assert decode_png(row["image"]).size == (32, 32)
+
+
+def test_colour_answers_match_the_pixels(mm_data):
+    rows = [r for r in _rows(mm_data / "train" / "images.jsonl") if r["kind"] == "scene"]
+    for row in rows:
+        colour = next(q["answer"] for q in row["qa"] if q["kind"] == "color" and q["lang"] == "en")
+        pixels = np.asarray(decode_png(row["image"])).reshape(-1, 3).astype(int)
+        distance = np.abs(pixels - np.array(COLOURS[colour][0])).sum(axis=1)
+        assert (distance < 30).sum() >= 4, f"{row['id']}: no {colour} pixels"
+
+
+def test_yes_no_pairs_have_one_yes_and_one_no_per_language(mm_data):
+    for row in _rows(mm_data / "heldout" / "images.jsonl"):
+        for lang in ("en", "zh"):
+            answers = [q["answer"] for q in row["yesno"] if q["lang"] == lang]
+            assert len(answers) % 2 == 0 and answers.count(answers[0]) == len(answers) // 2
+
+
+def test_digits_split_never_overlaps_and_is_seeded():
+    train, held = digit_split(0, 1797, 900, 300)
+    assert len(train) == 900 and len(held) == 300 and not set(train) & set(held)
+    assert digit_split(0, 1797, 900, 300) == (train, held)
+
+
+def test_digits_are_real_images_with_labels(mm_data):
+    pytest.importorskip("sklearn", reason="the digits need scikit-learn: pip install 'skywork[mm]'")
+    rows = _rows(mm_data / "heldout" / "digits.jsonl")
+    assert len(rows) == 10
+    train_ids = {r["id"] for r in _rows(mm_data / "train" / "digits.jsonl")}
+    assert not train_ids & {r["id"] for r in rows}
+    for row in rows:
+        digit = next(q["answer"] for q in row["qa"] if q["kind"] == "digit" and q["lang"] == "en")
+        parity = next(q["answer"] for q in row["qa"] if q["kind"] == "parity" and q["lang"] == "en")
+        assert parity == ("yes" if int(digit) % 2 == 0 else "no")
+
+
+def test_unknown_kind_is_an_input_error(tmp_path):
+    from skywork.utils.io import InputError
+
+    with pytest.raises(InputError, match="unknown image kinds"):
+        generate_images(ImageQAConfig(train_images=1, heldout_images=1, kinds=["video"]), tmp_path)
