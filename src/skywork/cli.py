@@ -22,10 +22,10 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
+    quantize_option,
     sampling_options,
     tokenizer_option,
 )
-from skywork.utils.device import resolve_device
 from skywork.utils.optional import optional_import
 
 app = typer.Typer(
@@ -136,14 +136,15 @@ def generate(
     tokenizer: Path = tokenizer_option(),
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    quantize: str = quantize_option(),
     sampling=None,
 ) -> None:
     """Continue a prompt, streaming tokens as they are produced."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import generate_text
-    from skywork.model import load_model
+    from skywork.model.quantize import load_for_inference
 
-    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
+    model = load_for_inference(model_dir, dtype, device, quantize)
     tk = tok.load(tokenizer or model_dir)
     sys.stdout.write(prompt)
     for piece in generate_text(model, tk, prompt, sampling):
@@ -160,14 +161,15 @@ def chat(
     system: str = typer.Option(None, help="Optional system text prefixed to the first prompt."),
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    quantize: str = quantize_option(),
     sampling=None,
 ) -> None:
     """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import ChatSession
-    from skywork.model import load_model
+    from skywork.model.quantize import load_for_inference
 
-    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
+    model = load_for_inference(model_dir, dtype, device, quantize)
     session = ChatSession(
         model,
         tok.load(tokenizer or model_dir),

@@ -157,6 +157,37 @@ def load_quantized(path: str | Path, dtype: torch.dtype = torch.bfloat16) -> nn.
     return model.eval()
 
 
+def is_quantized_dir(model_dir: str | Path) -> bool:
+    """True for a directory written by :func:`save_quantized` (``skywork quantize``)."""
+    config_file = Path(model_dir) / "config.json"
+    if not config_file.exists():
+        return False
+    quant = json.loads(config_file.read_text()).get("quantization_config") or {}
+    return quant.get("quant_method") == QUANT_METHOD
+
+
+def load_for_inference(
+    model_dir: str | Path, dtype: str = "fp32", device: str = "auto", quantize: str | None = None
+) -> nn.Module:
+    """The model of ``generate``, ``chat``, ``eval`` and ``serve``: any model directory we load, as is.
+
+    An int8 directory from ``skywork quantize`` reloads int8 (whatever ``quantize`` says); ``quantize="int8"``
+    quantizes any other directory online (bf16 load, then :func:`quantize_model`: embeddings, norms and the head
+    in bf16, as the official 8-bit mode). A quantized model ignores ``dtype``: its activations are bf16.
+    """
+    from skywork.model.loading import load_model
+    from skywork.utils.device import resolve_device
+
+    if quantize is not None and quantize not in METHODS:
+        raise ValueError(f"unknown quantization {quantize!r}; known: {', '.join(METHODS)}")
+    target = resolve_device(device)
+    if is_quantized_dir(model_dir):
+        return load_quantized(model_dir).to(target)
+    if quantize is not None:
+        return quantize_model(load_model(model_dir, dtype=torch.bfloat16), quantize).to(target)
+    return load_model(model_dir, dtype=dtype, device=target)
+
+
 def _model_class(raw_config: dict):
     if raw_config.get("model_type") == "llama":
         from transformers import LlamaForCausalLM
