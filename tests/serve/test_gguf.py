@@ -90,3 +90,43 @@ def test_export_gguf_command(tmp_path, tiny_tokenizer_dir):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.gguf").stat().st_size > 0
+
+
+def _peaked_model(tokenizer):
+    """A tiny model whose next-token logits are far apart, so f16 (llama.cpp) and fp32 argmaxes agree."""
+    model = build_tiny_model(
+        vocab_size=len(tokenizer), hidden_size=128, num_attention_heads=2, num_key_value_heads=2
+    )
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40.0)
+    return model
+
+
+@pytest.mark.slow
+def test_llama_cpp_greedy_tokens_equal_ours(tmp_path, tiny_tokenizer_dir):
+    """Load the exported file in llama.cpp (llama-cpp-python, `make gguf-setup`) and decode greedily."""
+    llama_cpp = pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (`make gguf-setup` builds llama.cpp: minutes)"
+    )
+    from skywork.inference import GenerationEngine, SamplingParams
+    from skywork.tokenizer import load
+
+    tokenizer = load(tiny_tokenizer_dir)
+    model = _peaked_model(tokenizer)
+    src = write_tiny_model_dir(tmp_path / "m", model, tiny_tokenizer_dir)
+    path = export_gguf(src, tmp_path / "m.gguf", outtype="f16")
+    llm = llama_cpp.Llama(str(path), n_ctx=128, n_threads=1, verbose=False, logits_all=False)
+    engine = GenerationEngine(model, tokenizer)
+    greedy = SamplingParams(max_new_tokens=8, temperature=0.0, repetition_penalty=1.0, stop_token_ids=())
+    for prompt in ("Hello world", "def f(x):\n    return", "今天天气很好", "[USER]hi[SEP][BOT]"):
+        ids = tokenizer(prompt)["input_ids"]
+        # the same vocabulary: llama.cpp's tokenizer (from the GGUF file) gives our ids
+        assert llm.tokenize(prompt.encode(), add_bos=True, special=True) == ids, prompt
+        ours = engine.generate([ids], greedy)[0][0].token_ids
+        llm.reset()
+        theirs = []
+        for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
+            theirs.append(token)
+            if len(theirs) == len(ours):
+                break
+        assert theirs == ours, prompt

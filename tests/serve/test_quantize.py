@@ -67,6 +67,18 @@ def test_int8_matmul_matches_dequantized_weights():
     assert (layer.dequantized(torch.float32) - linear.weight).abs().max() <= linear.weight.abs().max() / 127
 
 
+def test_int8_kernel_for_few_rows_and_dequantized_bf16_matmul_for_many_agree():
+    from skywork.model.quantize import INT8_KERNEL_MAX_ROWS
+
+    torch.manual_seed(0)
+    layer = Int8Linear.from_linear(torch.nn.Linear(64, 96, bias=False))
+    x = torch.randn(INT8_KERNEL_MAX_ROWS + 8, 64, dtype=torch.bfloat16)
+    many = layer(x).float()  # dequantize-and-matmul (bf16)
+    assert torch.equal(many, torch.nn.functional.linear(x, layer.dequantized(torch.bfloat16)).float())
+    few = torch.cat([layer(chunk) for chunk in x.split(4)]).float()  # the int8 kernel, 4 rows at a time
+    assert torch.allclose(few, many, atol=0.05, rtol=0.02)
+
+
 def test_memory_table_13b_matches_the_official_readme():
     row = memory_row(make_config("skywork-13b"), "skywork-13b")
     # Weights only; the README's numbers include the runtime's ~0.1 GiB.
