@@ -1,7 +1,7 @@
 """The int8 table: weight memory, measured peak memory and quality, bf16 against int8, on the same model.
 
 Each variant (bf16, our int8, and torchao's int8 weight-only when it is installed) is loaded and evaluated in its
-own forked child process, so its peak resident memory is its own: the child reads its resident set before loading
+own child process, so its peak resident memory is its own: the child reads its resident set before loading
 (``VmRSS``) and its high-water mark after the evaluation (``VmHWM``), and the difference is what loading the
 weights plus evaluating cost. Quality is the official domain loss (:func:`skywork.eval.loss.evaluate_loss`) on
 the same documents, and optionally C-Eval / CMMLU / MMLU accuracy on the same questions
@@ -14,7 +14,6 @@ Used by ``bench/int8.py`` and by the recipe's ``quantize`` stage (``skywork.serv
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -65,22 +64,41 @@ class PeakMemory:
         return (peak - self.before) * 1024 if self.before is not None and peak is not None else None
 
 
-def _in_child(work: Callable[[], dict], conn) -> None:
+# What the measuring processes import before any of them starts (their imports are not model memory).
+PRELOAD = [
+    "skywork.serve.int8_table",
+    "skywork.eval.loss",
+    "skywork.eval.mcq",
+    "skywork.model.loading",
+    "skywork.model.quantize",
+    "skywork.tokenizer",
+    "transformers.models.llama.modeling_llama",
+]
+
+
+def _in_child(work: Callable[..., dict], args: tuple, conn) -> None:
     try:
-        conn.send(("ok", work()))
+        conn.send(("ok", work(*args)))
     except BaseException:  # noqa: BLE001 - everything goes back to the parent
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
 
 
-def measured(work: Callable[[], dict]) -> dict:
-    """``work()`` in a forked child (its own memory high-water mark); where fork is missing, here."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return work()
-    ctx = multiprocessing.get_context("fork")
+def measured(work: Callable[..., dict], *args, preload: list[str] | None = None) -> dict:
+    """``work(*args)`` in a fresh child process (its own memory high-water mark); where that is impossible, here.
+
+    The child comes from a fork server (Linux): a clean single-threaded process that imported :data:`PRELOAD`
+    once, so a child starts in milliseconds. Plain ``fork`` of the caller is not safe: a parent whose OpenMP or
+    tokenizer threads already run (the recipe runner with 2 threads) leaves a child waiting on a lock forever.
+    ``work`` must be a module-level function and ``args`` picklable.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return work(*args)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD + list(preload or ()))  # only before the fork server's first start
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_in_child, args=(work, child), daemon=True)
+    process = ctx.Process(target=_in_child, args=(work, args, child))
     process.start()
     child.close()
     try:
@@ -172,20 +190,6 @@ def evaluate_variant(
     return row
 
 
-def _preload(variants: tuple[str, ...], mcq: MCQSpec | None) -> None:
-    """Import what the variants use before forking, so no child counts module imports as model memory."""
-    from transformers import LlamaForCausalLM  # noqa: F401
-
-    import skywork.eval.loss  # noqa: F401
-    import skywork.model.modeling  # noqa: F401
-    from skywork.model import loading  # noqa: F401
-
-    if mcq is not None:
-        import skywork.eval.mcq  # noqa: F401
-    if "torchao-int8" in variants:
-        import torchao.quantization  # noqa: F401
-
-
 def compare(
     model_dir: str | Path,
     files: list[str | Path],
@@ -204,15 +208,22 @@ def compare(
 
     model_dir, paths = Path(model_dir), [Path(f) for f in files]
     int8_path = Path(int8_dir) if int8_dir is not None else None
-    _preload(variants, mcq)
     rows = []
     for variant in variants:
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
         rows.append(
             measured(
-                lambda v=variant: evaluate_variant(model_dir, v, paths, max_docs, batch_size, mcq, int8_path)
-            )
+                evaluate_variant,
+                model_dir,
+                variant,
+                paths,
+                max_docs,
+                batch_size,
+                mcq,
+                int8_path,
+                preload=["torchao.quantization"] if "torchao-int8" in variants else None,
+            )  # fmt: skip
         )
     by_name = {row["variant"]: row for row in rows}
     summary: dict = {}
@@ -231,7 +242,7 @@ def compare(
         "files": [str(p) for p in paths],
         "max_docs": max_docs,
         "threads": torch.get_num_threads(),
-        "pid_note": f"each row measured in a child of pid {os.getpid()}",
+        "process_note": "each row measured in its own process (forkserver child)",
         "rows": rows,
         "int8_vs_bf16": summary,
         "meta_rows": memory_table(),
