@@ -160,6 +160,7 @@ def evaluate_variant(
     from skywork.model.quantize import weight_bytes
     from skywork.tokenizer import load as load_tokenizer
 
+    cpu_start = time.process_time()
     tokenizer = load_tokenizer(model_dir, chat=False)
     peak = PeakMemory()
     peak.start()
@@ -187,6 +188,7 @@ def evaluate_variant(
             )
             row |= {"mcq_bench": mcq.bench, "mcq_accuracy": res["accuracy"], "mcq_n": res["n"]}
     row |= {"load_peak_rss_bytes": load_peak, "peak_rss_bytes": peak.added_bytes()}
+    row["cpu_s"] = time.process_time() - cpu_start  # all threads of this process: the cost on idle cores
     return row
 
 

@@ -59,10 +59,10 @@ def run_quantize_stage(config: QuantizeStageConfig, ctx: Any) -> dict:
 
     stage_dir = Path(ctx.stage_dir)
     int8_dir = stage_dir / "int8"
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if not is_quantized_dir(int8_dir):  # resume: a finished checkpoint is reused
         quantize_checkpoint(config.model, int8_dir, method=config.method)
-    quantize_s = time.perf_counter() - start
+    quantize_s, quantize_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     mcq = None
     if config.mcq is not None:
         m = config.mcq
@@ -75,6 +75,7 @@ def run_quantize_stage(config: QuantizeStageConfig, ctx: Any) -> dict:
         "int8_dir": int8_dir.name,
         "method": config.method,
         "quantize_s": quantize_s,
+        "quantize_cpu_s": quantize_cpu_s,
         "domains": list(config.validation),
         **{k: table[k] for k in ("rows", "int8_vs_bf16", "meta_rows", "max_docs", "threads")},
     }
@@ -149,7 +150,7 @@ def run_serve_check(config: ServeCheckConfig, ctx: Any) -> dict:
     engine = resolve_engine(config.engine)
     messages = [{"role": "user", "content": config.message}]
     expected_prompt = len(encode_chat(load_tokenizer(config.model), messages))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with _server(config, engine, stage_dir) as server:
         start_s = time.perf_counter() - start
         client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0, timeout=120)
@@ -160,6 +161,7 @@ def run_serve_check(config: ServeCheckConfig, ctx: Any) -> dict:
         )
         request_s = time.perf_counter() - sent
     stop_s = time.perf_counter() - start - start_s - request_s
+    cpu_s = time.process_time() - cpu_start  # this process's threads (the builtin server runs in one of them)
     choice = response.choices[0]
     usage = response.usage
     payload = {
@@ -180,6 +182,7 @@ def run_serve_check(config: ServeCheckConfig, ctx: Any) -> dict:
         "start_s": start_s,
         "request_s": request_s,
         "stop_s": stop_s,
+        "cpu_s": cpu_s,
         "ok": health == 200 and choice.message.role == "assistant" and usage.prompt_tokens == expected_prompt,
     }
     write_summary(stage_dir, "serve_check", payload)
