@@ -71,3 +71,14 @@ else
 endif
 	$(VLLM_BIN)/python -c "import vllm.entrypoints.openai.api_server"
 	@rm -f $(VLLM_VENV)/.installed-* && touch $@
+
+# llama.cpp (llama-cpp-python builds it from source with cmake) into the project venv, for the GGUF load test
+# (tests/serve/test_gguf.py). A minimal CPU build: no tests, examples, tools, server, OpenMP or curl.
+.PHONY: gguf-setup
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+gguf-setup: setup
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$${JOBS:-2} \
+		$(BIN)/python -m pip install -q "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(BIN)/python -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__)"

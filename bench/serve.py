@@ -13,7 +13,7 @@ vLLM's CPU attention supports) with ``--layers`` layers, random weights and the 
 the servers are other processes.
 
     python bench/serve.py [--model DIR] [--layers 2] [--max-tokens 64] [--streams 1,4,16] [--dtype bf16] \
-        [--engines builtin,vllm] [--vllm-eager]
+        [--engines builtin,vllm,builtin-int8] [--vllm-eager]
 """
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ def build_model(root: Path, layers: int) -> Path:
 class BuiltinProcess:
     """``skywork serve --engine builtin`` in its own process (the client must not share its interpreter)."""
 
-    def __init__(self, model: Path, dtype: str, log: Path):
+    def __init__(self, model: Path, dtype: str, log: Path, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "skywork.cli", "serve", str(model), "--engine", "builtin"]
-        command += ["--port", str(self.port), "--served-model-name", SERVED, "--dtype", dtype]
+        command += ["--port", str(self.port), "--served-model-name", SERVED, "--dtype", dtype, *extra]
         self.log = open(log, "wb")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -185,6 +185,8 @@ def main() -> None:
         start = time.perf_counter()
         if engine == "builtin":
             server = BuiltinProcess(model_dir, args.dtype, work / "builtin.log")
+        elif engine == "builtin-int8":  # our int8 weight-only online: the int8 kernel is 2x bf16 at one row
+            server = BuiltinProcess(model_dir, args.dtype, work / "builtin-int8.log", ("--quantize", "int8"))
         else:
             from skywork.serve.prepare import prepare_vllm_dir
 
@@ -204,7 +206,7 @@ def main() -> None:
                 label = "1_stream" if n == 1 else f"{n}_streams"
                 goal = ">=2x" if n == 1 else ">=10x" if n == 16 else "info"
                 results.append(
-                    {"name": f"serve_tokens_per_s_{label}_{engine}", "ours": m["tokens_per_s"],
+                    {"name": f"serve_tokens_per_s_{label}_{engine.replace('-', '_')}", "ours": m["tokens_per_s"],
                      "peer": peer["batch1"], "goal": goal, "unit": "tokens/s", "peer_name": "generate batch 1",
                      "ttft_s": m["ttft_s"], "start_s": started}
                 )  # fmt: skip

@@ -22,6 +22,7 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
+    quantize_option,
     sampling_options,
     tokenizer_option,
 )
@@ -141,12 +142,13 @@ def generate(
     image: Path = typer.Option(
         None, "--image", help="Multimodal models: an image the prompt (a question) is about."
     ),
+    quantize: str = quantize_option(),
     sampling=None,
 ) -> None:
     """Continue a prompt, streaming tokens as they are produced (multimodal models: answer it about --image)."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import generate_text
-    from skywork.model import load_model
+    from skywork.model.quantize import load_for_inference
 
     if _is_mm(model_dir, image):
         from skywork.mm.chat import answer_stream, load_for_chat
@@ -157,7 +159,7 @@ def generate(
             sys.stdout.flush()
         sys.stdout.write("\n")
         return
-    model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
+    model = load_for_inference(model_dir, dtype, device, quantize)
     tk = tok.load(tokenizer or model_dir)
     sys.stdout.write(prompt)
     for piece in generate_text(model, tk, prompt, sampling):
@@ -177,13 +179,14 @@ def chat(
     image: Path = typer.Option(
         None, "--image", help="Multimodal models: attach this image to the first message (/image PATH later)."
     ),
+    quantize: str = quantize_option(),
     sampling=None,
 ) -> None:
     """Multi-turn chat in the official Skywork format. Commands: /reset clears the history, /exit quits,
     /image PATH attaches an image to the next message (multimodal models)."""
     from skywork import tokenizer as tok
     from skywork.inference.generation import ChatSession
-    from skywork.model import load_model
+    from skywork.model.quantize import load_for_inference
 
     if _is_mm(model_dir, image):
         from skywork.mm.chat import MMChatSession, load_for_chat
@@ -193,7 +196,7 @@ def chat(
         if image is not None:
             session.attach(image)
     else:
-        model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
+        model = load_for_inference(model_dir, dtype, device, quantize)
         session = ChatSession(
             model,
             tok.load(tokenizer or model_dir),

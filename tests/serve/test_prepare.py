@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from skywork.cli import app
@@ -60,14 +61,18 @@ def test_non_loopback_host_needs_an_api_key():
         VLLMServer(Path("unused"), "x", host="0.0.0.0").start()  # refused before anything starts
 
 
-def test_cli_refuses_exposed_host_without_a_key(served_model):
+def test_cli_refuses_exposed_host_without_a_key(served_model, tmp_path):
+    from skywork.model.quantize import quantize_checkpoint
+
     model_dir, _ = served_model
     runner = CliRunner(env={"COLUMNS": "400", "SKYWORK_API_KEY": ""})
     for engine in ("vllm", "builtin"):  # refused before anything loads or starts
         result = runner.invoke(app, ["serve", str(model_dir), "--host", "0.0.0.0", "--engine", engine])
         assert result.exit_code == 2 and "API key" in result.output, result.output
-    result = runner.invoke(app, ["serve", str(model_dir), "--engine", "vllm", "--quantize", "int8"])
-    assert result.exit_code == 2 and "builtin" in result.output, result.output
+    # vLLM serves a W8A8 copy of the bf16 source (--quantize int8), not our weight-only int8 directory
+    ours = quantize_checkpoint(model_dir, tmp_path / "int8")
+    result = runner.invoke(app, ["serve", str(ours), "--engine", "vllm", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "builtin engine only" in result.output, result.output
 
 
 def test_auto_engine_is_vllm_when_its_environment_exists(tmp_path, monkeypatch):
@@ -90,3 +95,42 @@ def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
     with pytest.raises(ServeError, match="exited with status") as err:
         server.start()
     assert "vllm" in str(err.value) and server.process is None
+
+
+def test_w8a8_copy_is_compressed_tensors_int8_per_channel(served_model, tmp_path):
+    from safetensors.torch import load_file
+
+    from skywork.model.checkpoint import weight_files
+
+    model_dir, _ = served_model
+    plain = prepare_vllm_dir(model_dir, cache_root=tmp_path)
+    int8 = prepare_vllm_dir(model_dir, cache_root=tmp_path, quantize="int8")
+    assert int8 != plain
+    quant = json.loads((int8 / "config.json").read_text())["quantization_config"]
+    assert (quant["quant_method"], quant["format"], quant["ignore"]) == (
+        "compressed-tensors",
+        "int-quantized",
+        ["lm_head"],
+    )
+    group = quant["config_groups"]["group_0"]
+    assert group["weights"]["strategy"] == "channel" and group["input_activations"]["dynamic"] is True
+    reference = {k: v for f in weight_files(plain)[1] for k, v in load_file(str(f)).items()}
+    written = {k: v for f in weight_files(int8)[1] for k, v in load_file(str(f)).items()}
+    name = "model.layers.0.mlp.down_proj"
+    weight, scale = written[f"{name}.weight"], written[f"{name}.weight_scale"]
+    assert weight.dtype == torch.int8 and scale.shape == (weight.shape[0], 1)
+    original = reference[f"{name}.weight"].float()
+    assert (
+        (weight.float() * scale.float() - original).abs() <= original.abs().amax(1, keepdim=True) / 127 + 1e-3
+    ).all()
+    assert written["lm_head.weight"].dtype == reference["lm_head.weight"].dtype == torch.bfloat16
+    assert f"{'model.layers.0.input_layernorm'}.weight_scale" not in written
+
+
+def test_vllm_refuses_our_int8_directory_with_the_reason(served_model, tmp_path):
+    from skywork.model.quantize import quantize_checkpoint
+    from skywork.serve.prepare import PrepareError
+
+    ours = quantize_checkpoint(served_model[0], tmp_path / "int8")
+    with pytest.raises(PrepareError, match="builtin engine only"):
+        prepare_vllm_dir(ours, cache_root=tmp_path / "cache")

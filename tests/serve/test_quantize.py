@@ -67,6 +67,18 @@ def test_int8_matmul_matches_dequantized_weights():
     assert (layer.dequantized(torch.float32) - linear.weight).abs().max() <= linear.weight.abs().max() / 127
 
 
+def test_int8_kernel_for_few_rows_and_dequantized_bf16_matmul_for_many_agree():
+    from skywork.model.quantize import INT8_KERNEL_MAX_ROWS
+
+    torch.manual_seed(0)
+    layer = Int8Linear.from_linear(torch.nn.Linear(64, 96, bias=False))
+    x = torch.randn(INT8_KERNEL_MAX_ROWS + 8, 64, dtype=torch.bfloat16)
+    many = layer(x).float()  # dequantize-and-matmul (bf16)
+    assert torch.equal(many, torch.nn.functional.linear(x, layer.dequantized(torch.bfloat16)).float())
+    few = torch.cat([layer(chunk) for chunk in x.split(4)]).float()  # the int8 kernel, 4 rows at a time
+    assert torch.allclose(few, many, atol=0.05, rtol=0.02)
+
+
 def test_memory_table_13b_matches_the_official_readme():
     row = memory_row(make_config("skywork-13b"), "skywork-13b")
     # Weights only; the README's numbers include the runtime's ~0.1 GiB.
@@ -97,3 +109,45 @@ def test_int8_weights_match_torchao_int8_weight_only():
     reference = torch.nn.functional.linear(x.float(), linear.weight.float())
     for out in (ours(x).float(), wrapped(x).float()):
         assert (out - reference).abs().max() < 0.02 * reference.abs().max() + 0.02
+
+
+def test_generate_quantize_int8_equals_the_engine_on_the_int8_model(source_dir):
+    from skywork.inference import GenerationEngine, SamplingParams
+    from skywork.model.quantize import load_for_inference
+    from skywork.tokenizer import load
+
+    src, _ = source_dir
+    args = ["generate", str(src), "-p", "The quick brown", "--greedy", "--max-new-tokens", "6"]
+    result = CliRunner().invoke(app, args + ["--quantize", "int8"])
+    assert result.exit_code == 0, result.output
+    model = load_for_inference(src, quantize="int8")
+    assert isinstance(model.model.layers[0].self_attn.q_proj, Int8Linear)
+    tokenizer = load(src)
+    params = SamplingParams(max_new_tokens=6, temperature=0.0, repetition_penalty=1.1)
+    expected = GenerationEngine(model, tokenizer).generate(["The quick brown"], params)[0][0].text
+    assert result.stdout.rstrip("\n").endswith("The quick brown" + expected)
+    bad = CliRunner().invoke(app, args + ["--quantize", "int4"])
+    assert bad.exit_code != 0 and "unknown quantization 'int4'" in bad.output
+
+
+def test_eval_loss_quantize_int8_online_and_from_an_int8_directory(source_dir, tmp_path):
+    from skywork.model.quantize import quantize_checkpoint
+
+    src, _ = source_dir
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"line {i} of some text to score"}) + "\n" for i in range(6)))
+    losses = {}
+    int8_dir = quantize_checkpoint(src, tmp_path / "int8")
+    for label, model, extra in (
+        ("fp32", src, []),
+        ("online", src, ["--quantize", "int8"]),
+        ("dir", int8_dir, []),
+    ):
+        out = tmp_path / f"{label}.json"
+        result = CliRunner().invoke(
+            app, ["eval", "loss", str(model), "-d", str(data), "-o", str(out), *extra]
+        )
+        assert result.exit_code == 0, result.output
+        losses[label] = json.loads(out.read_text())["pooled"]["loss"]
+    assert losses["online"] == pytest.approx(losses["dir"], rel=1e-6)
+    assert losses["online"] != losses["fp32"] and losses["online"] == pytest.approx(losses["fp32"], rel=0.02)

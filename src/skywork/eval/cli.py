@@ -23,6 +23,7 @@ from skywork.utils.cli_options import (
     model_argument,
     output_option,
     pick,
+    quantize_option,
     tokenizer_option,
 )
 
@@ -38,11 +39,19 @@ _TOKENIZER = tokenizer_option()
 _DTYPE = dtype_option()
 _DEVICE = device_option()
 _MAX_SAMPLES = legacy_option("--max-samples")
+_QUANTIZE = quantize_option()
 
 
-def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str):
+def _load(model_dir: Path, tokenizer_dir: Path | None, dtype: str, device: str, quantize: str | None = None):
     from skywork.eval.adapter import ModelAdapter
+    from skywork.model.quantize import is_quantized_dir, load_for_inference
 
+    if quantize is not None or is_quantized_dir(model_dir):  # int8: online, or a `skywork quantize` directory
+        from skywork.tokenizer import load
+
+        return load_for_inference(model_dir, dtype, device, quantize), load(
+            tokenizer_dir or model_dir, chat=False
+        )
     adapter = ModelAdapter.load(model_dir, tokenizer_dir, dtype=dtype, device=device, chat=False)
     return adapter.model, adapter.tokenizer
 
@@ -151,6 +160,7 @@ def loss(
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    quantize: str = _QUANTIZE,
     output: Path = _OUTPUT,
     legacy_max_samples: int = _MAX_SAMPLES,
 ) -> None:
@@ -159,7 +169,7 @@ def loss(
     from skywork.eval.loss import evaluate_loss
     from skywork.tokenizer import load
 
-    lm, tok = _load(model, tokenizer, dtype, device)
+    lm, tok = _load(model, tokenizer, dtype, device, quantize)
     ref = load(reference_tokenizer, chat=False) if reference_tokenizer else None
     res = evaluate_loss(lm, tok, data, max_chars, batch_size, ref, max_samples, progress=True)
     res["model"] = str(model)
@@ -202,13 +212,14 @@ def mcq(
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    quantize: str = _QUANTIZE,
     output: Path = _OUTPUT,
 ) -> None:
     """C-Eval / CMMLU / MMLU with the official prompts; softmax over the A/B/C/D logits at the last position."""
     from skywork.eval.mcq import evaluate_mcq, list_subjects
     from skywork.utils.progress import progress
 
-    lm, tok = _load(model, tokenizer, dtype, device)
+    lm, tok = _load(model, tokenizer, dtype, device, quantize)
     chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     total = len(chosen) if chosen else len(list_subjects(data_dir, bench))
     with progress(f"{bench} subjects", total, unit="subjects", console=console) as bar:
@@ -268,12 +279,13 @@ def gsm8k(
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
+    quantize: str = _QUANTIZE,
     output: Path = _OUTPUT,
 ) -> None:
     """GSM8K accuracy: official 8-shot prompt (or the math model's zero-shot chat), greedy, official extraction."""
     from skywork.eval.gsm8k import evaluate_gsm8k, print_gsm8k
 
-    lm, tok = _load(model, tokenizer, dtype, device)
+    lm, tok = _load(model, tokenizer, dtype, device, quantize)
     log = log or output.with_suffix(".samples.jsonl")
     with console.status("generating ..."):
         res = evaluate_gsm8k(

@@ -2,7 +2,8 @@
 
 The scheme is torchao's ``Int8WeightOnlyConfig`` (and bitsandbytes' 8-bit storage): every ``nn.Linear`` but the
 LM head keeps its weight as int8 with one symmetric scale per output channel; activations stay bf16. On CPU the
-matmul is ``torch._weight_int8pack_mm`` (the kernel torchao dispatches to), elsewhere a dequantize-and-matmul.
+matmul is ``torch._weight_int8pack_mm`` (the kernel torchao dispatches to) for a few rows (decoding); for many
+rows (prefill, scoring) and off the CPU, a dequantize-and-matmul (see :data:`INT8_KERNEL_MAX_ROWS`).
 Embeddings, norms and the LM head stay in the model dtype, as the official 8-bit mode (bitsandbytes) keeps them.
 
 Checkpoints are plain safetensors (``<linear>.weight`` int8, ``<linear>.weight_scale``) with a
@@ -30,6 +31,10 @@ SKIP_MODULES = ("lm_head",)
 # The official README's Skywork-13B inference memory, bf16 and 8-bit (bitsandbytes); printed "GB", they are GiB
 # (our meta-device weights: 25.81 and 13.47 GiB, the rest is the runtime).
 OFFICIAL_13B_GIB = {"bf16": 25.91, "int8": 13.57}
+# The int8 CPU kernel wins while few rows go through a layer (decoding: 0.04 vs 0.08 ms for 1 x 512 x 1365 on
+# one core) and loses on many (prefill, scoring: 35 vs 14 ms for 1600 rows, where bf16 uses AMX): from this many
+# rows on, the layer dequantizes its weight (transient, one layer at a time) and runs the bf16 matmul.
+INT8_KERNEL_MAX_ROWS = 64
 
 
 class Int8Linear(nn.Module):
@@ -59,7 +64,12 @@ class Int8Linear(nn.Module):
         return self.weight.to(dtype) * self.weight_scale.to(dtype)[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float16, torch.float32):
+        rows = x.numel() // self.in_features
+        if (
+            x.device.type == "cpu"
+            and rows < INT8_KERNEL_MAX_ROWS
+            and x.dtype in (torch.bfloat16, torch.float16, torch.float32)
+        ):
             flat = x.reshape(-1, self.in_features).contiguous()
             out = torch._weight_int8pack_mm(flat, self.weight, self.weight_scale.to(x.dtype))
             out = out.reshape(*x.shape[:-1], self.out_features)
@@ -155,6 +165,37 @@ def load_quantized(path: str | Path, dtype: torch.dtype = torch.bfloat16) -> nn.
     if getattr(config, "tie_word_embeddings", False):
         model.tie_weights()
     return model.eval()
+
+
+def is_quantized_dir(model_dir: str | Path) -> bool:
+    """True for a directory written by :func:`save_quantized` (``skywork quantize``)."""
+    config_file = Path(model_dir) / "config.json"
+    if not config_file.exists():
+        return False
+    quant = json.loads(config_file.read_text()).get("quantization_config") or {}
+    return quant.get("quant_method") == QUANT_METHOD
+
+
+def load_for_inference(
+    model_dir: str | Path, dtype: str = "fp32", device: str = "auto", quantize: str | None = None
+) -> nn.Module:
+    """The model of ``generate``, ``chat``, ``eval`` and ``serve``: any model directory we load, as is.
+
+    An int8 directory from ``skywork quantize`` reloads int8 (whatever ``quantize`` says); ``quantize="int8"``
+    quantizes any other directory online (bf16 load, then :func:`quantize_model`: embeddings, norms and the head
+    in bf16, as the official 8-bit mode). A quantized model ignores ``dtype``: its activations are bf16.
+    """
+    from skywork.model.loading import load_model
+    from skywork.utils.device import resolve_device
+
+    if quantize is not None and quantize not in METHODS:
+        raise ValueError(f"unknown quantization {quantize!r}; known: {', '.join(METHODS)}")
+    target = resolve_device(device)
+    if is_quantized_dir(model_dir):
+        return load_quantized(model_dir).to(target)
+    if quantize is not None:
+        return quantize_model(load_model(model_dir, dtype=torch.bfloat16), quantize).to(target)
+    return load_model(model_dir, dtype=dtype, device=target)
 
 
 def _model_class(raw_config: dict):

@@ -148,6 +148,20 @@ KINDS: dict[str, StageKind] = {
         input_fields=("model", "data_dir"),
         help="Held-out image QA per kind and language, digits, MME-style pairs, text-only baseline: skywork.eval.mm.",
     ),
+    "quantize": StageKind(
+        "quantize",
+        lambda: stages.capability("skywork.serve.stages", "QuantizeStageConfig"),
+        lambda config, ctx: stages.capability("skywork.serve.stages", "run_quantize_stage")(config, ctx),
+        input_fields=("model", "validation", "mcq.data_dir"),
+        help="int8 checkpoint of a model and its table: weights, measured peak memory, domain loss bf16 vs int8.",
+    ),
+    "serve_check": StageKind(
+        "serve_check",
+        lambda: stages.capability("skywork.serve.stages", "ServeCheckConfig"),
+        lambda config, ctx: stages.capability("skywork.serve.stages", "run_serve_check")(config, ctx),
+        input_fields=("model",),
+        help="Serving smoke check: start the OpenAI-compatible server, one chat request (openai client), stop.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,

@@ -46,27 +46,17 @@ def load_served_model(
     model_dir: Path, dtype: str = "fp32", device: str = "auto", quantize: str | None = None
 ):
     """(model, tokenizer) for serving: any model directory, an int8 one from ``skywork quantize`` included."""
-    import torch
-
     from skywork.mm.model import is_mm_model_dir
-    from skywork.model import load_model
-    from skywork.model.quantize import QUANT_METHOD, load_quantized, quantize_model
+    from skywork.model.quantize import load_for_inference
     from skywork.tokenizer import load as load_tokenizer
     from skywork.utils.device import resolve_device
 
-    config = json.loads((Path(model_dir) / "config.json").read_text())
-    if (config.get("quantization_config") or {}).get("quant_method") == QUANT_METHOD:
-        model = load_quantized(model_dir)
-    elif quantize is not None:
-        model = quantize_model(load_model(model_dir, dtype=torch.bfloat16), quantize)
-    elif is_mm_model_dir(model_dir):  # multimodal (LLaVA) directory: chat requests may carry images
+    if is_mm_model_dir(model_dir) and quantize is None:  # multimodal (LLaVA): chat requests may carry images
         from skywork.mm.chat import load_for_chat
 
         model, tokenizer, model.image_settings = load_for_chat(model_dir, dtype, resolve_device(device))
         return model, tokenizer
-    else:
-        model = load_model(model_dir, dtype=dtype, device=resolve_device(device))
-    return model, load_tokenizer(model_dir)
+    return load_for_inference(model_dir, dtype, device, quantize), load_tokenizer(model_dir)
 
 
 @dataclass

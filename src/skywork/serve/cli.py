@@ -17,6 +17,7 @@ from skywork.utils.cli_options import (
     dtype_option,
     model_argument,
     output_option,
+    quantize_option,
 )
 
 app = typer.Typer(
@@ -54,7 +55,9 @@ def serve(
         None, envvar="SKYWORK_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1 requests."
     ),
     max_model_len: int | None = typer.Option(None, help="Context length served (default: min(model, 4096))."),
-    quantize: str | None = typer.Option(None, help="Online quantization: int8 (builtin engine only)."),
+    quantize: str | None = quantize_option(
+        "int8: builtin, our int8 weight-only (online); vllm, a compressed-tensors W8A8 int8 copy it serves."
+    ),
     served_model_name: str | None = typer.Option(None, help="Model name in the API (default: the dir name)."),
     kv_cache_gib: int = typer.Option(2, help="vLLM CPU KV-cache reservation in GiB (whole GiB)."),
     log_file: Path | None = typer.Option(None, help="Server log (default: next to the prepared directory)."),
@@ -75,19 +78,17 @@ def serve(
         check_exposure(host, api_key)
     except ServeError as err:
         raise typer.BadParameter(str(err), param_hint="--host") from None
-    if quantize is not None and quantize != "int8":
-        raise typer.BadParameter(f"unknown quantization {quantize!r}; choose int8", param_hint="--quantize")
     if chosen == "builtin":
         _serve_builtin(model, host, port, api_key, max_model_len, quantize, served_model_name, dtype, device,
                        max_batch_size)  # fmt: skip
         return
-    if quantize is not None:
-        raise typer.BadParameter(
-            f"--quantize {quantize} is not available with the vllm engine yet (use --engine builtin)",
-            param_hint="--quantize",
-        )
-    console.print(f"preparing {model} for vLLM ...")
-    prepared = prepare_vllm_dir(model, cache_root=cache_dir)
+    from skywork.serve.prepare import PrepareError
+
+    console.print(f"preparing {model} for vLLM{' (W8A8 int8)' if quantize else ''} ...")
+    try:
+        prepared = prepare_vllm_dir(model, cache_root=cache_dir, quantize=quantize)
+    except PrepareError as err:
+        raise typer.BadParameter(str(err), param_hint="MODEL") from None
     server = VLLMServer(
         prepared,
         served_model_name=served_model_name or model.resolve().name,

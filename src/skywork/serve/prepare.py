@@ -11,6 +11,11 @@ vLLM runs in its own environment without our package, so everything it needs is 
 - ``generation_config.json`` with the official demo's sampling defaults and both stop ids (``</s>``, ``[SEP]``),
   which vLLM applies to any request that leaves them unset.
 
+With ``quantize="int8"`` the linear layers (all but ``lm_head``) are written as a compressed-tensors **W8A8
+int8** checkpoint (``format: int-quantized``; int8 weights with one symmetric scale per output channel, the
+same rounding as ``skywork quantize``; activations quantized per token at run time), the int8 format vLLM
+serves on x86 CPUs and on NVIDIA GPUs from Turing on (llm-compressor's layout, written here without it).
+
 The result is cached under ``cache_root/<digest of the source directory>``: a second ``serve`` starts at once.
 """
 
@@ -59,19 +64,36 @@ def default_cache_root() -> Path:
     return Path(base) / "vllm"
 
 
-def prepared_dir_for(model_dir: str | Path, cache_root: str | Path | None = None) -> Path:
+def prepared_dir_for(
+    model_dir: str | Path, cache_root: str | Path | None = None, quantize: str | None = None
+) -> Path:
     """Where :func:`prepare_vllm_dir` puts (or finds) the prepared copy of ``model_dir``."""
     source = directory_digest(model_dir)
-    key = json_digest({"source": source, "version": PREPARE_VERSION})
-    return Path(cache_root or default_cache_root()) / f"{Path(model_dir).resolve().name}-{key}"
+    fields = {"source": source, "version": PREPARE_VERSION} | ({"quantize": quantize} if quantize else {})
+    suffix = f"-{quantize}" if quantize else ""
+    return (
+        Path(cache_root or default_cache_root())
+        / f"{Path(model_dir).resolve().name}{suffix}-{json_digest(fields)}"
+    )
 
 
-def prepare_vllm_dir(model_dir: str | Path, cache_root: str | Path | None = None) -> Path:
+def prepare_vllm_dir(
+    model_dir: str | Path, cache_root: str | Path | None = None, quantize: str | None = None
+) -> Path:
     """The vLLM-ready copy of ``model_dir``, written once per source content (atomically) and then reused."""
+    from skywork.model.quantize import is_quantized_dir
+
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").exists():
         raise PrepareError(f"{model_dir}: not a model directory (no config.json)")
-    out = prepared_dir_for(model_dir, cache_root)
+    if quantize not in (None, "int8"):
+        raise PrepareError(f"unknown quantization {quantize!r} for vLLM; choose int8")
+    if is_quantized_dir(model_dir):
+        raise PrepareError(
+            f"{model_dir}: a `skywork quantize` int8 directory is served by the builtin engine only; for vLLM "
+            "serve the bf16 source with --quantize int8 (a compressed-tensors W8A8 copy vLLM runs on CPU and GPU)"
+        )
+    out = prepared_dir_for(model_dir, cache_root, quantize)
     if (out / "config.json").exists():
         return out
     from skywork.tokenizer import load as load_tokenizer
@@ -88,7 +110,66 @@ def prepare_vllm_dir(model_dir: str | Path, cache_root: str | Path | None = None
             )
         write_vllm_tokenizer(tokenizer, tmp)
         atomic_write_json(tmp / "generation_config.json", official_generation_config(tokenizer))
+        if quantize == "int8":
+            write_w8a8(tmp)
     return out
+
+
+W8A8_IGNORE = ("lm_head",)
+
+
+def w8a8_config(ignore: tuple[str, ...] = W8A8_IGNORE) -> dict:
+    """compressed-tensors' ``quantization_config`` for int8 weights per channel, int8 activations per token."""
+    return {
+        "quant_method": "compressed-tensors",
+        "format": "int-quantized",
+        "quantization_status": "compressed",
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "channel",
+                            "dynamic": False, "group_size": None, "observer": "minmax"},
+                "input_activations": {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "token",
+                                      "dynamic": True, "group_size": None, "observer": None},
+                "output_activations": None,
+            }
+        },
+        "ignore": list(ignore),
+        "kv_cache_scheme": None,
+    }  # fmt: skip
+
+
+def write_w8a8(model_dir: Path, ignore: tuple[str, ...] = W8A8_IGNORE) -> None:
+    """Rewrite an exported LLaMA directory in place: every 2-D ``*_proj.weight`` as int8 + ``weight_scale``."""
+    from safetensors.torch import load_file, save_file
+
+    from skywork.model.checkpoint import weight_files
+
+    for shard in weight_files(model_dir)[1]:
+        tensors = load_file(str(shard))
+        out: dict[str, torch.Tensor] = {}
+        for name, tensor in tensors.items():
+            module = name.removesuffix(".weight")
+            if name.endswith("_proj.weight") and tensor.ndim == 2 and module.split(".")[-1] not in ignore:
+                weight = tensor.float()
+                scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127.0
+                out[name] = torch.round(weight / scale).clamp(-127, 127).to(torch.int8)
+                out[f"{module}.weight_scale"] = scale.to(tensor.dtype)
+            else:
+                out[name] = tensor
+        save_file(out, str(shard), metadata={"format": "pt"})
+    index = model_dir / "model.safetensors.index.json"
+    if index.exists():
+        data = json.loads(index.read_text())
+        weight_map = data["weight_map"]
+        for name in list(weight_map):
+            if name.endswith("_proj.weight") and name.removesuffix(".weight").split(".")[-1] not in ignore:
+                weight_map[name.removesuffix(".weight") + ".weight_scale"] = weight_map[name]
+        atomic_write_json(index, data)
+    config_file = model_dir / "config.json"
+    config = json.loads(config_file.read_text())
+    config["quantization_config"] = w8a8_config(ignore)
+    atomic_write_json(config_file, config)
 
 
 def official_generation_config(tokenizer) -> dict:

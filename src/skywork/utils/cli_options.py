@@ -139,3 +139,20 @@ def sampling_options(command: Callable) -> Callable:
     hints = {k: v for k, v in getattr(command, "__annotations__", {}).items() if k != "sampling"}
     wrapper.__annotations__ = {**hints, **{name: kind for name, kind, _ in _SAMPLING_FLAGS}}
     return wrapper
+
+
+QUANTIZE_HELP = (
+    "Online quantization: int8 (weight-only, per-channel; embeddings, norms and the head stay bf16). "
+    "An int8 directory from `skywork quantize` loads int8 without it."
+)
+
+
+def quantize_option(help: str = QUANTIZE_HELP) -> Any:
+    """``--quantize int8`` of ``generate``, ``chat``, ``eval`` and ``serve`` (:func:`skywork.model.quantize.load_for_inference`)."""
+    return typer.Option(None, "--quantize", help=help, callback=_check_quantize)
+
+
+def _check_quantize(value: str | None) -> str | None:
+    if value not in (None, "int8"):
+        raise typer.BadParameter(f"unknown quantization {value!r}; choose int8")
+    return value
