@@ -48,10 +48,9 @@ def random_model(root: Path) -> Path:
 
 def default_texts(root: Path) -> list[Path]:
     """The demo's validation sets when a demo run is next to the repo, else a few stdlib-derived texts."""
-    for run in (Path("runs/demo"), Path("/work/demo-base")):
-        found = sorted((run / "corpus" / "valid").glob("*.jsonl"))
-        if found:
-            return found
+    found = sorted(Path("runs/demo/corpus/valid").glob("*.jsonl"))
+    if found:
+        return found
     import json
 
     from skywork.testing import stdlib_text
