@@ -89,6 +89,23 @@ KINDS: dict[str, StageKind] = {
         ),
         help="Domain loss / perplexity, the leakage test, C-Eval / CMMLU / MMLU and GSM8K: skywork.eval.",
     ),
+    "instructions": StageKind(
+        "instructions",
+        lambda: stages.capability("skywork.data.synth.instructions", "InstructionConfig"),
+        lambda config, ctx: stages.capability("skywork.data.synth.instructions", "run_instructions_stage")(
+            config, ctx
+        ),
+        help="Generate a bilingual instruction set with computed answers (SFT data, no downloads).",
+    ),
+    "chat_eval": StageKind(
+        "chat_eval",
+        lambda: stages.capability("skywork.finetune.chat_eval", "ChatEvalStageConfig"),
+        lambda config, ctx: stages.capability("skywork.finetune.chat_eval", "run_chat_eval_stage")(
+            config, ctx
+        ),
+        input_fields=("models",),
+        help="Chat evaluation of several models on the same prompts (before / after SFT): skywork.finetune.chat_eval.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,
