@@ -32,7 +32,9 @@ _ANSWER_CHARS = 160
 
 
 def _clip(text: str, limit: int = _ANSWER_CHARS) -> str:
-    text = " ".join(str(text).split())
+    for marker in ("</s>", "<s>", "[USER]", "[SEP]", "[BOT]"):  # the chat encoding's markers, for reading
+        text = str(text).replace(marker, " ")
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
