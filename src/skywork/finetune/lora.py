@@ -77,6 +77,25 @@ def load_quantized_base(
     return model.train()
 
 
+def keep_only_trainable_state(peft_model) -> None:
+    """Make ``state_dict()`` hold the trained parameters only (adapter, ``modules_to_save``) and let
+    ``load_state_dict`` accept that: for a QLoRA model, whose frozen 8/4-bit base is reloaded from ``init_from``
+    and whose quantization-state entries (``weight.absmax``, ``SCB``, ...) the checkpoint code cannot map to
+    parameters. Checkpoints and ``final/`` then carry the adapter state alone."""
+    trainable = {name for name, p in peft_model.named_parameters() if p.requires_grad}
+
+    def drop_frozen(module, state_dict, prefix, local_metadata) -> None:
+        for key in list(state_dict):
+            if key[len(prefix) :] not in trainable:
+                del state_dict[key]
+
+    def allow_missing_frozen(module, incompatible) -> None:
+        incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if k in trainable]
+
+    peft_model.register_state_dict_post_hook(drop_frozen)
+    peft_model.register_load_state_dict_post_hook(allow_missing_frozen)
+
+
 def apply_lora(model, lora, base_dir: str | Path | None = None):
     """``model`` wrapped by PEFT with the ``lora`` section's rank, alpha, dropout, targets and modules_to_save."""
     require("peft", "finetune", "LoRA")

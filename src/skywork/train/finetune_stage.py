@@ -84,7 +84,12 @@ def lora_wrapper(config) -> Callable | None:
                 config.model.init_from, config.lora.quantize, device, compute, attention
             )
         torch.manual_seed(config.seed)  # LoRA's A matrices are drawn at random: the same adapter every run
-        return apply_lora(model, config.lora, config.model.init_from)
+        peft_model = apply_lora(model, config.lora, config.model.init_from)
+        if config.lora.quantize != "none":
+            from skywork.finetune.lora import keep_only_trainable_state
+
+            keep_only_trainable_state(peft_model)
+        return peft_model
 
     return wrap
 
