@@ -187,7 +187,7 @@ def _chat_blocks(ctx: StageContext, name: str) -> list[Block]:
             (
                 "p",
                 "Sample answers (⏎: stopped by itself, …: cut at the token limit); all of them in "
-                f"<code>{html.escape(name)}/&lt;model&gt;/answers.html</code>.",
+                f"<code>{html.escape(name)}/MODEL/answers.html</code>.",
             )
         )
         blocks.append(("table", (["prompt", *names], table)))
