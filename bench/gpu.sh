@@ -2,7 +2,8 @@
 # GPU check: one script, under 8 minutes on one H100/H200-class GPU, printing RESULT lines for
 #   1. pretraining MFU of the ~1.2B Skywork-shaped model (bf16, SDPA flash attention, torch.compile), our loop and
 #      HF Trainer side by side (bench/train_throughput.py --device cuda --preset 1b);
-#   2. packed-SFT tokens/s (bench/sft_throughput.py when it exists; otherwise a SKIP line says so);
+#   2. packed-SFT tokens/s (bench/sft_throughput.py when it exists; otherwise a SKIP line says so), then QLoRA:
+#      a few LoRA SFT steps on a 4-bit and an 8-bit bitsandbytes base (peak memory against a bf16 base);
 #   3. bitsandbytes int8 weight memory against bf16 on the same model, and the logits' agreement;
 #   4. vLLM offline serving throughput (its own venv, installed only if the GPU build installs in time) against
 #      HF generate on the same random-weight model.
@@ -93,6 +94,52 @@ if [ -f "$ROOT/bench/sft_throughput.py" ]; then
     || echo "SKIP sft_throughput: failed or timed out (exit $?)"
 else
   skip sft_packed_tokens_per_s "bench/sft_throughput.py does not exist yet (packing lives in skywork.finetune)"
+fi
+
+# --- 3b. QLoRA: a few LoRA SFT steps on a 4-bit and an 8-bit base (bitsandbytes), against a full-precision base
+if [ "$DEVICE" = cuda ]; then
+  box 120 30 "$PY" - "$WORK" <<'EOF' || echo "SKIP qlora: failed or timed out"
+import json, sys
+from pathlib import Path
+
+import torch
+from peft import PeftModel
+
+from skywork.model import load_model
+from skywork.testing import build_tiny_model, build_tiny_tokenizer, write_tiny_model_dir
+from skywork.tokenizer import load
+from skywork.train.finetune_config import SFTConfig
+from skywork.train.sft import run_sft
+from skywork.utils.config import from_dict
+
+work = Path(sys.argv[1]) / "qlora"
+tok_dir = build_tiny_tokenizer(work / "tok", vocab_size=1000)
+model = build_tiny_model(len(load(tok_dir)), preset="skywork-small", num_hidden_layers=4)
+base = write_tiny_model_dir(work / "base", model, tok_dir)
+rows = work / "sft.jsonl"
+rows.write_text("".join(json.dumps({"instruction": f"Add {i} and {i + 1}.", "output": f"{2 * i + 1}."}) + "\n"
+                        for i in range(64)))
+peak = {}
+for quantize in ("none", "4bit", "8bit"):
+    torch.cuda.reset_peak_memory_stats()
+    config = from_dict(SFTConfig, {
+        "output_dir": str(work / f"run-{quantize}"), "model": {"init_from": str(base)},
+        "data": {"files": [str(rows)], "max_seq_len": 64, "seq_len": 256, "heldout_examples": 8, "samples": 1},
+        "lora": {"enabled": True, "r": 8, "alpha": 16, "target_modules": ["all-linear"], "quantize": quantize},
+        "max_steps": 4, "eval_every": 4, "save_every": 4, "micro_batch_size": 2, "precision": "bf16",
+        "device": "cuda", "progress": False, "tensorboard": False, "plots": False,
+    })
+    summary = run_sft(config, resume="never")
+    peak[quantize] = torch.cuda.max_memory_allocated() / 2**20
+    PeftModel.from_pretrained(load_model(base), str(work / f"run-{quantize}" / "final"))  # a plain PEFT adapter
+    print(f"QLoRA {quantize}: loss {summary['final_loss']:.3f}, held-out {summary['val_loss']}, "
+          f"peak {peak[quantize]:.0f} MiB")
+for quantize in ("4bit", "8bit"):
+    print(f"RESULT qlora_{quantize}_peak_mib ours={peak[quantize]:.4g} peer={peak['none']:.4g} "
+          f"ratio={peak[quantize] / peak['none']:.3f} goal=<1 (the peer: LoRA on the full-precision base)")
+EOF
+else
+  skip qlora "bitsandbytes 8/4-bit needs a CUDA GPU (the CPU refusal is tested in tests/finetune/test_lora.py)"
 fi
 
 # --- 4. a random-weight Skywork-shaped model dir (LLaMA class: vLLM and bitsandbytes load it natively),

@@ -9,7 +9,8 @@ AdamW at 1e-4 constant, one epoch over the same training examples, the same numb
 
 Figures: supervised tokens (tokens with a label) per second after warm-up steps; the held-out loss (per supervised
 token, the same held-out examples) after the epoch; peak memory (CUDA max allocated, else the process's max RSS)
-of full fine-tuning vs LoRA (r 32, q/v).
+of full fine-tuning vs LoRA (r 32, q/v), both as it is and above the process's memory before training starts
+(on CPU the whole-process figure includes Python, torch and the data, the same on both sides).
 
     python bench/sft_throughput.py                          # tiny model, 256 examples on this CPU (minutes)
     python bench/sft_throughput.py --device cuda --examples 1000 --hidden 1024 --layers 12
@@ -83,6 +84,17 @@ def peak_memory(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
 
 
+def resident_mib() -> float:
+    """The process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def heldout_loss(model, work: Path, args) -> float:
     """Summed cross-entropy over the held-out examples' supervised tokens / their count (one per row)."""
     from skywork.finetune.packing import collate_padded
@@ -142,6 +154,7 @@ def run_ours(args, work: Path, lora: bool) -> dict:
             "plots": False,
         },
     )
+    before = 0.0 if args.device.startswith("cuda") else resident_mib()  # imports and data, not training
     summary = run_sft(config, resume="never")
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     rates = [r["supervised_tokens_per_s"] for r in metrics if "supervised_tokens_per_s" in r][args.warmup :]
@@ -151,6 +164,7 @@ def run_ours(args, work: Path, lora: bool) -> dict:
         "rows_per_step": rows_per_step,
         "examples_per_row": per_row,
         "peak_mib": peak_memory(args.device),
+        "training_mib": peak_memory(args.device) - before,  # model + gradients + optimizer + activations
     }
     if not lora:
         model = load_model(summary["final_dir"], dtype=torch.float32).to(args.device)
@@ -286,6 +300,13 @@ def main() -> None:
                 "peer": ours["peak_mib"],
                 "goal": "LoRA (ours) below full (peer)",
                 "unit": "MiB",
+            },
+            {
+                "name": "sft_training_memory_mib",
+                "ours": lora["training_mib"],
+                "peer": ours["training_mib"],
+                "goal": "LoRA (ours) below full (peer)",
+                "unit": "MiB above the process before training (CPU: peak RSS; CUDA: max allocated)",
             },
         ],
     )

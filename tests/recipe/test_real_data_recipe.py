@@ -35,6 +35,11 @@ def _shrunk(recipe: dict) -> dict:
     for bench in evaluate["mcq"]:
         bench.update(limit=2, subjects=SUBJECTS[bench["bench"]])
     evaluate["gsm8k"].update(limit=2, max_new_tokens=8)
+    sft = stages["sft"]["config"]
+    sft.update(max_steps=2, eval_every=2, save_every=2, precision="fp32", progress=False, plots=False)
+    sft["data"].update(max_seq_len=128, seq_len=128, heldout_examples=4, samples=1, sample_max_new_tokens=4)
+    sft["optim"].pop("warmup_steps", None)
+    stages["chat_eval"]["config"].update(limit=2, max_new_tokens=4)
     return recipe
 
 
@@ -45,7 +50,7 @@ def test_real_data_recipe_runs_shrunk(shared_data, tmp_path):
     run_dir = tmp_path / "run"
     states = run_recipe(load_recipe(path, KINDS, run_dir), run_dir, KINDS, console=Console(quiet=True))
 
-    assert all(state["status"] == "done" for state in states.values()) and len(states) == 8
+    assert all(state["status"] == "done" for state in states.values()) and len(states) == 10
     collected = states["collect"]["result"]["sources"]
     assert set(collected) == {"c4_en", "wiki_en", "books_en", "clue_zh", "web_zh", "parallel"}
     assert all(0 < entry["documents"] <= 150 for entry in collected.values())
@@ -61,7 +66,16 @@ def test_real_data_recipe_runs_shrunk(shared_data, tmp_path):
         assert {"L_train", "L_test", "L_ref"} <= set(entry["leakage"])
         assert len(entry["domain_loss"]["files"]) == 4
     html = (run_dir / "report.html").read_text()
-    for title in ("Collected sources", "Data cleaning", "Tokenizer", "Pretraining", "Evaluation"):
+    sft = json.loads((run_dir / "sft" / "summary.json").read_text())
+    assert sft["data"]["rows_read"] == 1000 and sft["data"]["skipped"] == {"empty_response": 1}
+    for title in (
+        "Collected sources",
+        "Data cleaning",
+        "Tokenizer",
+        "Pretraining",
+        "Evaluation",
+        "Fine-tuning",
+    ):
         assert title in html
     assert "GSM8K" in html and "cmmlu" in html
     # accuracies read as percentages with a decimal ("50.0% (n=2)"), never in exponent notation

@@ -30,7 +30,7 @@ def test_demo_recipe_validates(tmp_path):
 def test_real_data_recipe_validates(shared_data, tmp_path):
     """Every input path of the real-data recipe exists under ../shared/data (the dry run checks them all)."""
     output = _dry_run(RECIPES / "real-data.yaml", tmp_path / "run")
-    assert "(8 stages)" in output
+    assert "(10 stages)" in output
 
 
 def test_real_data_recipe_names_a_missing_corpus(shared_data, tmp_path, monkeypatch):

@@ -518,36 +518,30 @@ def chat(
     ),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts generated together."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (answer i uses seed + i)."),
+    judge_url: str = typer.Option(
+        None, "--judge-url", help="OpenAI-compatible endpoint (.../v1) grading every answer; off by default."
+    ),
+    judge_model: str = typer.Option(
+        None, "--judge-model", help="Judge model name (default: the first listed)."
+    ),
+    api_key_env: str = typer.Option(
+        None, "--api-key-env", help="Environment variable holding the judge's API key (default: no key)."
+    ),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
     device: str = _DEVICE,
 ) -> None:
     """Creative-writing chat evaluation: answers with the official sampling settings, metrics per class."""
-    from skywork.finetune.chat_eval import run_chat_eval
-    from skywork.finetune.lora import is_adapter_dir, load_adapter_model
+    from skywork.finetune.chat_eval import load_chat_model, metrics_table, run_chat_eval
+    from skywork.finetune.judge import JudgeConfig
 
-    if is_adapter_dir(model_dir):
-        from skywork import tokenizer as tok
-        from skywork.utils.device import resolve_device
-
-        model = load_adapter_model(model_dir).to(resolve_device(device))
-        tok_ = tok.load(tokenizer or model_dir)
-    else:
-        model, tok_ = _load(model_dir, tokenizer, dtype, device)
+    model, tok_ = load_chat_model(model_dir, tokenizer, dtype, device)
+    judge = JudgeConfig(judge_url, judge_model, api_key_env) if judge_url else None
     out = output or Path("runs/chat_eval") / model_dir.name
-    result = run_chat_eval(model, tok_, prompts, out, limit, max_new_tokens, batch_size, seed, str(model_dir))
-    table = Table("class", "answers", "length", "stopped", "lang match", "rep 4-gram", "distinct-2")
-    for name, m in [("overall", result["overall"]), *result["by_class"].items()]:
-        table.add_row(
-            name,
-            str(m["answers"]),
-            f"{m['length']:.0f}",
-            f"{m['stopped']:.2f}",
-            f"{m['language_match']:.2f}",
-            f"{m['repeated_4gram']:.3f}",
-            f"{m['distinct_2']:.3f}",
-        )
-    console.print(table)
+    result = run_chat_eval(
+        model, tok_, prompts, out, limit, max_new_tokens, batch_size, seed, str(model_dir), judge=judge
+    )
+    console.print(metrics_table(result))
     console.print(f"[dim]answers, page and summary in {out}[/dim]")
 
 

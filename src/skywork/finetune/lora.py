@@ -20,7 +20,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 
 
 def check_quantization(quantize: str, device: torch.device) -> None:
-    """Refuse QLoRA where it cannot run: bitsandbytes 8/4-bit kernels are CUDA only."""
+    """Refuse QLoRA where it cannot run (bitsandbytes' 8/4-bit kernels are CUDA only), before loading anything."""
     if quantize == "none":
         return
     if device.type != "cuda":
@@ -29,9 +29,71 @@ def check_quantization(quantize: str, device: torch.device) -> None:
             f"{device.type}. Set lora.quantize: none to train the LoRA adapter on a full-precision base."
         )
     require("bitsandbytes", "qlora", "QLoRA (lora.quantize)")
-    raise NotImplementedError(
-        "lora.quantize: loading the base in 8/4 bits is not wired into the loop yet; use lora.quantize: none"
+
+
+def quantization_config(quantize: str, compute_dtype: torch.dtype):
+    """transformers' ``BitsAndBytesConfig``: LLM.int8() for 8bit; NF4 with double quantization for 4bit (the
+    QLoRA paper's), computing in ``compute_dtype``. What the official train.py meant to pass (see docs)."""
+    from transformers import BitsAndBytesConfig
+
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    if quantize == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+    raise ValueError(f"lora.quantize: {quantize!r} is not none, 8bit or 4bit")
+
+
+def load_quantized_base(
+    base_dir: str | Path,
+    quantize: str,
+    device: torch.device,
+    compute_dtype: torch.dtype = torch.bfloat16,
+    attention: str = "sdpa",
+    gradient_checkpointing: bool = False,
+):
+    """The frozen base of a QLoRA run: ``base_dir`` loaded in 8 or 4 bits on ``device`` (a CUDA GPU) and made
+    ready for k-bit training (norms in fp32, input gradients on) by ``peft.prepare_model_for_kbit_training``."""
+    check_quantization(quantize, device)
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
+    import skywork  # noqa: F401  (registers SkyworkConfig / SkyworkForCausalLM with the Auto classes)
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(base_dir),
+        quantization_config=quantization_config(quantize, compute_dtype),
+        dtype=compute_dtype,
+        device_map={"": device.index or 0},
+        attn_implementation=attention,
+        trust_remote_code=False,
     )
+    model.config.use_cache = False
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    return model.train()
+
+
+def keep_only_trainable_state(peft_model) -> None:
+    """Make ``state_dict()`` hold the trained parameters only (adapter, ``modules_to_save``) and let
+    ``load_state_dict`` accept that: for a QLoRA model, whose frozen 8/4-bit base is reloaded from ``init_from``
+    and whose quantization-state entries (``weight.absmax``, ``SCB``, ...) the checkpoint code cannot map to
+    parameters. Checkpoints and ``final/`` then carry the adapter state alone."""
+    trainable = {name for name, p in peft_model.named_parameters() if p.requires_grad}
+
+    def drop_frozen(module, state_dict, prefix, local_metadata) -> None:
+        for key in list(state_dict):
+            if key[len(prefix) :] not in trainable:
+                del state_dict[key]
+
+    def allow_missing_frozen(module, incompatible) -> None:
+        incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if k in trainable]
+
+    peft_model.register_state_dict_post_hook(drop_frozen)
+    peft_model.register_load_state_dict_post_hook(allow_missing_frozen)
 
 
 def apply_lora(model, lora, base_dir: str | Path | None = None):

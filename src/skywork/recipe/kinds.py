@@ -162,6 +162,23 @@ KINDS: dict[str, StageKind] = {
         input_fields=("model",),
         help="Serving smoke check: start the OpenAI-compatible server, one chat request (openai client), stop.",
     ),
+    "instructions": StageKind(
+        "instructions",
+        lambda: stages.capability("skywork.data.synth.instructions", "InstructionConfig"),
+        lambda config, ctx: stages.capability("skywork.data.synth.instructions", "run_instructions_stage")(
+            config, ctx
+        ),
+        help="Generate a bilingual instruction set with computed answers (SFT data, no downloads).",
+    ),
+    "chat_eval": StageKind(
+        "chat_eval",
+        lambda: stages.capability("skywork.finetune.chat_eval", "ChatEvalStageConfig"),
+        lambda config, ctx: stages.capability("skywork.finetune.chat_eval", "run_chat_eval_stage")(
+            config, ctx
+        ),
+        input_fields=("models",),
+        help="Chat evaluation of several models on the same prompts (before / after SFT): skywork.finetune.chat_eval.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,

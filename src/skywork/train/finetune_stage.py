@@ -68,11 +68,28 @@ def lora_wrapper(config) -> Callable | None:
     from skywork.finetune.lora import apply_lora, check_quantization
     from skywork.utils.device import resolve_device
 
-    check_quantization(config.lora.quantize, torch.device(resolve_device(config.device)))
+    device = torch.device(resolve_device(config.device))
+    check_quantization(config.lora.quantize, device)
 
     def wrap(model):
+        if config.lora.quantize != "none":  # QLoRA: the base again, in 8/4 bits on the GPU
+            from skywork.finetune.lora import load_quantized_base
+            from skywork.train.build import attention_kernel
+
+            attention = model.config._attn_implementation or attention_kernel(config, device)
+            del model
+            compute = torch.float16 if config.precision == "fp16" else torch.bfloat16
+            # activation_checkpointing is the loop's (non-reentrant: no input-gradient hook needed)
+            model = load_quantized_base(
+                config.model.init_from, config.lora.quantize, device, compute, attention
+            )
         torch.manual_seed(config.seed)  # LoRA's A matrices are drawn at random: the same adapter every run
-        return apply_lora(model, config.lora, config.model.init_from)
+        peft_model = apply_lora(model, config.lora, config.model.init_from)
+        if config.lora.quantize != "none":
+            from skywork.finetune.lora import keep_only_trainable_state
+
+            keep_only_trainable_state(peft_model)
+        return peft_model
 
     return wrap
 
@@ -87,8 +104,6 @@ def run_finetune_stage(
 ) -> dict:
     """Train ``config`` (SFTConfig / CPTConfig) on the one loop and write ``summary.json`` of ``kind``."""
     resolve_base(config)
-    if config.lora.enabled and config.distributed in ("fsdp", "deepspeed"):
-        raise InputError("lora with fsdp/deepspeed is not supported yet; use ddp", field="distributed")
     extra = summary_extra if summary_extra is not None else {}  # batch sources may fill it in later
     extra.update(lora=config.lora.enabled, base_model=str(config.model.init_from))
     hooks = StageHooks(

@@ -78,7 +78,8 @@ def wrap_model(model: torch.nn.Module, runtime: Runtime) -> torch.nn.Module:
         from torch.distributed.fsdp import fully_shard
 
         mesh = init_device_mesh(runtime.device.type, (runtime.world,))
-        for layer in model.model.layers:
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT (LoRA) model
+        for layer in inner.model.layers:
             fully_shard(layer, mesh=mesh)
         fully_shard(model, mesh=mesh)
         return model

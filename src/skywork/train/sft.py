@@ -10,7 +10,9 @@ every validation a few answers are generated with :class:`skywork.inference.Gene
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -231,7 +233,49 @@ def run_sft(config: SFTConfig, resume: str | None = "auto") -> dict:
         return source
 
     hook = sampler if config.data.samples > 0 else None
-    return run_finetune_stage(config, make_batches, "sft", resume, hook, extra)
+    summary = run_finetune_stage(config, make_batches, "sft", resume, hook, extra)
+    if config.plots and os.environ.get("RANK", "0") == "0":  # the main process wrote summary.json
+        summary = add_sft_plot(Path(config.output_dir))
+    return summary
+
+
+def plot_sft(out_dir: Path) -> Path | None:
+    """``plots/sft.png``: training and held-out loss per step beside supervised tokens per second."""
+    from skywork.train.metrics import read_metrics
+    from skywork.utils.io import save_figure
+    from skywork.utils.plotting import pyplot
+
+    rows = read_metrics(out_dir / "metrics.jsonl")
+    train = [r for r in rows if r.get("loss") is not None]
+    if not train:
+        return None
+    plt = pyplot()
+    fig, (ax, ax_rate) = plt.subplots(1, 2, figsize=(11, 4))
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", alpha=0.7)
+    evals = [r for r in rows if isinstance(r.get("val_loss"), dict)]
+    for name in sorted({k for r in evals for k in r["val_loss"]}):
+        points = [(r["step"], r["val_loss"][name]) for r in evals if name in r["val_loss"]]
+        ax.plot(*zip(*points, strict=True), marker="o", label=f"held-out {name}")
+    ax.set(xlabel="step", ylabel="loss per supervised token", title="SFT loss")
+    ax.legend()
+    rated = [r for r in train if "supervised_tokens_per_s" in r]
+    ax_rate.plot([r["step"] for r in rated], [r["supervised_tokens_per_s"] for r in rated])
+    ax_rate.set(xlabel="step", ylabel="supervised tokens / s", title="SFT throughput")
+    return save_figure(fig, out_dir / "plots" / "sft.png")
+
+
+def add_sft_plot(out_dir: Path) -> dict:
+    """Draw :func:`plot_sft` and list it in the stage's summary.json beside the loop's plots."""
+    from skywork.utils.summary import read_summary, write_summary
+
+    summary = read_summary(out_dir, "sft")
+    path = plot_sft(out_dir)
+    if path is None:
+        return summary
+    plots = {**summary.get("plots", {}), "sft": path.relative_to(out_dir)}
+    payload = {k: v for k, v in summary.items() if k not in ("schema", "kind", "created", "plots")}
+    write_summary(out_dir, "sft", payload, plots=plots)
+    return read_summary(out_dir, "sft")
 
 
 def run_sft_stage(config: SFTConfig, ctx) -> dict:

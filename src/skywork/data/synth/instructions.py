@@ -27,9 +27,16 @@ class InstructionConfig(GeneratorConfig):
     zh_share: float = field(0.5, help="Share of rows written in Chinese.")
 
 
-def _task(r, zh: bool) -> tuple[str, str, str]:
-    """(instruction, output, answer) of one random task."""
+TASKS = ("add", "multiply", "reverse", "sort", "count_letters", "larger")
+
+
+def _task(r, zh: bool) -> tuple[int, str, str, str]:
+    """(instruction, output, answer) of the random task ``TASKS[kind]``; returns kind first."""
     kind = r.randrange(6)
+    return (kind, *_task_text(r, kind, zh))
+
+
+def _task_text(r, kind: int, zh: bool) -> tuple[str, str, str]:
     a, b = r.randint(2, 99), r.randint(2, 99)
     if kind == 0:
         return (
@@ -86,9 +93,11 @@ def _task(r, zh: bool) -> tuple[str, str, str]:
 
 
 class InstructionGenerator(SyntheticGenerator[InstructionConfig]):
-    """``train.jsonl`` and ``heldout.jsonl`` alpaca rows (+ ``task_answer``, ``lang``)."""
+    """``train.jsonl`` and ``heldout.jsonl`` alpaca rows (+ ``answer``, ``lang``, ``task``)."""
 
     name = "instructions"
+    version = 2  # 2: rows name their task
+    summary_kind = "instructions"
 
     def write(self, out_dir: Path, progress=None) -> dict[str, Any]:
         seen: set[str] = set()
@@ -97,7 +106,7 @@ class InstructionGenerator(SyntheticGenerator[InstructionConfig]):
             r, records = rng(self.config.seed, split), []
             while len(records) < rows:
                 zh = r.random() < self.config.zh_share
-                instruction, output, answer = _task(r, zh)
+                kind, instruction, output, answer = _task(r, zh)
                 if instruction in seen:
                     continue
                 seen.add(instruction)
@@ -108,8 +117,15 @@ class InstructionGenerator(SyntheticGenerator[InstructionConfig]):
                         "output": output,
                         "answer": answer,
                         "lang": "zh" if zh else "en",
+                        "task": TASKS[kind],
                     }
                 )
             self.write_jsonl(out_dir, f"{split}.jsonl", records)
             counts[split] = len(records)
         return {"rows": counts}
+
+
+def run_instructions_stage(config: InstructionConfig, ctx) -> dict:
+    """The recipe's ``instructions`` stage: train.jsonl, heldout.jsonl, manifest.json and summary.json."""
+    manifest = InstructionGenerator(config).generate(ctx.stage_dir)
+    return {"rows": manifest["rows"]}
