@@ -522,3 +522,10 @@ def chat(
         )
     console.print(table)
     console.print(f"[dim]answers, page and summary in {out}[/dim]")
+
+
+# --- long context (issue 15): the commands' code lives in skywork.longctx.eval_cli
+from skywork.longctx import eval_cli as _longctx_cli  # noqa: E402
+
+app.command("longtable")(_longctx_cli.longtable)
+app.command("position-loss")(_longctx_cli.position_loss)
