@@ -103,6 +103,15 @@ KINDS: dict[str, StageKind] = {
         input_fields=("stream", "tokenizer"),
         help="Chunk-interleaved pretraining samples of a token stream, as the stream STAGE/cip: skywork.longctx.cip.",
     ),
+    "long_cpt": StageKind(
+        "long_cpt",
+        lambda: stages.capability("skywork.longctx.long_cpt", "LongCPTConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.long_cpt", "run_long_cpt_stage")(config, ctx),
+        output_field="output_dir",
+        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
+        help="Long-context continued pretraining (CIP + long documents, checkpointing, context parallel): "
+        "skywork.longctx.long_cpt.",
+    ),
     "synl": StageKind(
         "synl",
         lambda: stages.capability("skywork.longctx.stages", "SynLStageConfig"),
