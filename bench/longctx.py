@@ -135,7 +135,7 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
         {
             "output_dir": str(out),
             "tokenizer": env["tokenizer"],
-            "model": {"preset": "skywork-tiny", "overrides": MODEL},
+            "model": {"preset": "skywork-tiny", "overrides": model_shape(args)},
             "data": {
                 "seq_len": args.length,
                 "sources": [{"name": "main", "path": str(work / "streams" / "main")}],
@@ -349,8 +349,12 @@ def measure_cost(args, env: dict, work: Path, model: Path) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------------- main
 
-MODEL = {"hidden_size": 128, "intermediate_size": 344, "num_hidden_layers": 4, "num_attention_heads": 4,
-         "num_key_value_heads": 4}  # fmt: skip
+
+def model_shape(args) -> dict:
+    """The tiny model: hidden / layers from the command line, heads of 32, SwiGLU FFN ~2.7 x hidden."""
+    heads = max(1, args.hidden // 32)
+    return {"hidden_size": args.hidden, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
+            "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": heads}  # fmt: skip
 
 
 def plot_arms(table: dict, lengths: list[int], path: Path) -> None:
@@ -375,6 +379,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--length", type=int, default=128, help="L: the base model's training length")
+    parser.add_argument("--hidden", type=int, default=128, help="model width")
+    parser.add_argument("--layers", type=int, default=4, help="decoder layers")
     parser.add_argument("--base-steps", type=int, default=600)
     parser.add_argument("--cip-steps", type=int, default=80)
     parser.add_argument("--sft-steps", type=int, default=40)
