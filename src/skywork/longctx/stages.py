@@ -106,7 +106,7 @@ def run_cip_stage(config: CIPStageConfig, ctx) -> dict:
     meta = build_cip_stream(
         config.stream, ctx.stage_dir, config.cip, tokenizer_dir=config.tokenizer, source=config.source
     )
-    payload = {"stream": str(ctx.stage_dir / config.source), "tokens": meta["tokens"], **meta["cip"]}
+    payload = {**meta["cip"], "stream": str(ctx.stage_dir / config.source), "total_tokens": meta["tokens"]}
     write_summary(ctx.stage_dir, "cip", payload)
     return payload
 

@@ -32,7 +32,7 @@ def _preparation(ctx, names: list[str]) -> list[Block]:
             samples = summary.get("samples", {})
             what = (
                 f"{fmt(samples.get('cip'))} interleaved samples (mean {fmt(summary.get('mean_cip_sample_tokens'))} "
-                f"tokens) + {fmt(samples.get('long'))} natural long documents, {fmt(summary.get('tokens'))} tokens"
+                f"tokens) + {fmt(samples.get('long'))} natural long documents, {fmt(summary.get('total_tokens'))} tokens"
             )
         elif kind == "long_cpt":
             what = (
