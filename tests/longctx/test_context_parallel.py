@@ -153,3 +153,22 @@ def test_dry_run_plans_the_context_parallel_layout():
     assert result["batch"]["tokens_per_step"] == 8 * 131072  # one sequence per data-parallel group
     with pytest.raises(ValueError, match="multiple of tensor x pipeline x context"):
         plan(_config(131072, 8), world_size=12)
+
+
+def test_cli_plans_and_refuses_on_cpu(tmp_path):
+    from typer.testing import CliRunner
+
+    from skywork.cli import app
+
+    config = tmp_path / "long.yaml"
+    config.write_text(
+        "output_dir: unused\ntokenizer: unused\nmodel: {preset: skywork-13b}\n"
+        "data: {seq_len: 131072, cross_document_attention: true}\nmicro_batch_size: 1\ncontext_parallel: 8\n"
+        "device: cpu\nplan: {gpu: h100-80g, zero_stage: 3, param_bytes: megatron}\n"
+    )
+    planned = CliRunner().invoke(app, ["longctx", "cpt", str(config), "--dry-run", "--world-size", "64"])
+    assert planned.exit_code == 0, planned.output
+    assert "DP8+CP8+ZeRO-3" in planned.output
+    refused = CliRunner().invoke(app, ["longctx", "cpt", str(config)])
+    assert refused.exit_code != 0
+    assert "_scaled_dot_product_flash_attention_for_cpu" in str(refused.exception) + refused.output

@@ -46,6 +46,8 @@ def check_supported(degree: int, world: int, seq_len: int, device: torch.device)
     """Refuse a layout context parallel cannot run, before any weight loads."""
     if degree <= 1:
         return
+    if device.type != "cuda":
+        raise InputError(CPU_UNSUPPORTED.format(version=torch.__version__), field="context_parallel")
     if world % degree:
         raise InputError(
             f"WORLD_SIZE {world} is not a multiple of context_parallel {degree}", field="context_parallel"
@@ -54,8 +56,6 @@ def check_supported(degree: int, world: int, seq_len: int, device: torch.device)
         raise InputError(
             f"seq_len {seq_len} is not a multiple of context_parallel {degree}", field="data.seq_len"
         )
-    if device.type != "cuda":
-        raise InputError(CPU_UNSUPPORTED.format(version=torch.__version__), field="context_parallel")
 
 
 def context_mesh(world: int, degree: int, device_type: str):
