@@ -48,7 +48,7 @@ def test_micro_long_context_recipe_runs_end_to_end(tmp_path):
     rows = [json.loads(x) for x in (run_dir / "long_cpt" / "metrics.jsonl").read_text().splitlines()]
     assert set(rows[0]["shares"]) == {"cip", "main"}  # CIP mixed with ordinary documents
     sft = json.loads((run_dir / "long_sft" / "summary.json").read_text())
-    assert len(sft["data"]["files"]) == 2  # SynL and the standard instructions
+    assert sft["data"]["by_format"] == {"messages": 24, "alpaca": 24}  # SynL (chat) mixed with instructions
     evaluation = json.loads((run_dir / "longctx_eval" / "summary.json").read_text())
     for label in ("before", "after"):
         model = evaluation["models"][label]
