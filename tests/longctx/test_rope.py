@@ -87,13 +87,18 @@ def test_ntk_base_change_slows_the_lowest_frequency_by_the_factor():
     assert (theta**-lowest) / (new**-lowest) == pytest.approx(FACTOR)
 
 
-def test_export_to_plain_llama_keeps_the_scaling(tmp_path, base_dir):
-    extended = extend_model_dir(base_dir, tmp_path / "yarn", FACTOR, "yarn")
+@pytest.mark.parametrize("method", ["yarn", "linear", "ntk", "dynamic"])
+def test_export_to_plain_llama_keeps_the_scaling(tmp_path, base_dir, method):
+    extended = extend_model_dir(base_dir, tmp_path / method, FACTOR, method)
     exported = export_llama(extended, tmp_path / "llama")
     config = json.loads((exported / "config.json").read_text())
+    source = json.loads((extended / "config.json").read_text())
     assert config["model_type"] == "llama"
-    assert config["rope_parameters"]["rope_type"] == "yarn" and config["rope_parameters"]["factor"] == 4.0
-    assert config["max_position_embeddings"] == ORIGINAL * FACTOR
+    for key in ("rope_parameters", "rope_scaling", "rope_theta", "max_position_embeddings"):
+        assert config[key] == source[key], key  # both spellings survive the export
+    if method == "yarn":
+        assert config["rope_scaling"]["rope_type"] == "yarn" and config["rope_scaling"]["factor"] == 4.0
+        assert config["max_position_embeddings"] == ORIGINAL * FACTOR
     llama = AutoModelForCausalLM.from_pretrained(exported)
     assert type(llama) is LlamaForCausalLM
     ids = torch.randint(0, VOCAB, (1, ORIGINAL * FACTOR))

@@ -583,3 +583,10 @@ def mm_command(
     )
     console.print(results_table(evaluate_mm(config)))
     console.print(f"[dim]summary, results and examples.html in {output}[/dim]")
+
+
+# --- long context (issue 15): the commands' code lives in skywork.longctx.eval_cli
+from skywork.longctx import eval_cli as _longctx_cli  # noqa: E402
+
+app.command("longtable")(_longctx_cli.longtable)
+app.command("position-loss")(_longctx_cli.position_loss)

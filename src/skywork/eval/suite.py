@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skywork.eval.longtable import LongTableConfig
+from skywork.eval.needle import NeedleConfig
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_write_json
 
@@ -104,6 +106,12 @@ class SuiteConfig:
         default_factory=list, help="Multiple-choice benchmarks (C-Eval, CMMLU, MMLU)."
     )
     gsm8k: GSM8KSection | None = field(None, help="GSM8K accuracy by greedy generation.")
+    needle: NeedleConfig | None = field(
+        None, help="Needle in a haystack (skywork.eval.needle keys): OUT/needle-<label>/ with its heatmap."
+    )
+    longtable: LongTableConfig | None = field(
+        None, help="SynL held-out accuracy (skywork.eval.longtable keys): OUT/longtable-<label>/."
+    )
     tokenizer_dir: str | None = field(None, help="Tokenizer directory (default: each model directory).")
     max_chars: int = field(
         1365, help="Each text is cut to its first N characters (the official eval_loss rule)."
@@ -139,6 +147,8 @@ class SuiteConfig:
             paths.append(("gsm8k.data", self.gsm8k.data))
             if self.gsm8k.prompt_file:
                 paths.append(("gsm8k.prompt_file", self.gsm8k.prompt_file))
+        if self.longtable:
+            paths.append(("longtable.data", self.longtable.data))
         if self.tokenizer_dir:
             paths.append(("tokenizer_dir", self.tokenizer_dir))
         return paths
@@ -212,6 +222,13 @@ def _evaluate_model(config: SuiteConfig, adapter, label: str, out_dir: Path, con
             batch_size=batch_size,
             limit=config.gsm8k.limit,
             log_path=out_dir / f"gsm8k-{label}.jsonl",
+        )
+    if config.needle or config.longtable:
+        from skywork.longctx.stages import measure_model
+
+        dirs = {name: out_dir / f"{name}-{_file_label(label)}" for name in ("needle", "longtable")}
+        entry.update(
+            measure_model(model, tokenizer, config.models[label], dirs, config.needle, config.longtable)[0]
         )
     return entry
 
@@ -312,6 +329,7 @@ def summarize(config: SuiteConfig, results: dict[str, dict]) -> dict:
             model["benchmarks"] = {name: _benchmark_entry(r) for name, r in entry["mcq"].items()}
         if entry.get("gsm8k"):
             model["gsm8k"] = {k: entry["gsm8k"][k] for k in gsm_keys if k in entry["gsm8k"]}
+        model.update({k: entry[k] for k in ("needle", "longtable") if k in entry})
         models[label] = model
     return {"max_chars": config.max_chars, "models": models}
 
@@ -337,4 +355,7 @@ def draw_plots(payload: dict, out_dir: Path) -> dict[str, Path]:
         if m.get("leakage"):
             name = f"leakage-{_file_label(label)}"
             plots[name] = plot_leakage(m["leakage"], out_dir / f"{name}.png")
+        if m.get("needle"):  # drawn by the needle evaluator; listed so the report finds it
+            name = f"needle-{_file_label(label)}"
+            plots[name] = out_dir / name / "needle_heatmap.png"
     return plots

@@ -4,8 +4,12 @@
   llama3-style scaling through transformers' own RoPE parameters (``skywork longctx extend``).
 - ``cip``: chunk-interleaved pretraining samples (k short documents cut at sentence ends and interleaved
   round-robin) written as a token stream the pretraining mixture reads (``skywork longctx cip``).
-- ``cli``: the ``skywork longctx`` command group (``extend``, ``cip``, and ``synl`` for the SynL tables of
-  ``skywork.data.synth.long_tables``).
+- ``long_cpt``: the long-context continued-pretraining stage on the one loop (``skywork longctx cpt``), and
+  ``context_parallel``: its sequence sharding with PyTorch's ring attention (CUDA only).
+- ``stages``: the recipe stages ``longctx_extend``, ``cip``, ``synl`` and ``longctx_eval``.
+- ``cli``: the ``skywork longctx`` command group (``extend``, ``cip``, ``synl``, ``cpt``); ``eval_cli``: the
+  ``skywork eval longtable`` and ``position-loss`` commands.
 
-The needle-in-a-haystack test lives with the other evaluators (``skywork.eval.needle``).
+The evaluators live with the others: ``skywork.eval.needle``, ``skywork.eval.longtable``,
+``skywork.eval.position_loss``.
 """

@@ -129,3 +129,40 @@ def synl(
         raise typer.BadParameter(str(error)) from None
     counts = {split: sum(kinds.values()) for split, kinds in manifest["questions"].items()}
     console.print(f"wrote {counts['train']} train and {counts['heldout']} held-out questions to {output}")
+
+
+@app.command()
+def cpt(
+    config_path: Path = typer.Argument(..., help="LongCPTConfig YAML: pretraining keys + context_parallel."),
+    resume: str = typer.Option("auto", help="auto: newest valid checkpoint if any; never; or a path."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan (memory per GPU with context parallel, FLOPs); no training."
+    ),
+    world_size: int = typer.Option(
+        None, help="For --dry-run: GPUs to plan for (default: $WORLD_SIZE, plan)."
+    ),
+    gpu: str = typer.Option(None, "--gpu", help="For --dry-run: GPU type, e.g. a800-80g, h100-80g."),
+) -> None:
+    """Long-context continued pretraining (the recipe's long_cpt stage) from a YAML config.
+
+    Multi-process, sequences sharded over C GPUs: torchrun --nproc_per_node N -m skywork.cli longctx cpt CONFIG
+    with context_parallel: C in CONFIG.
+    """
+    import os
+
+    from skywork.longctx.long_cpt import LongCPTConfig, run_long_cpt
+    from skywork.utils.config import load_config
+
+    config = load_config(LongCPTConfig, config_path)
+    if dry_run:
+        from skywork.train.plan import plan, render_plan
+
+        world = world_size or int(os.environ.get("WORLD_SIZE", "0")) or None
+        Console(width=max(console.width, 130)).print(render_plan(plan(config, world, gpu=gpu)))
+        return
+    summary = run_long_cpt(config, resume=resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(
+            f"done: {summary['steps']} steps, {summary['tokens']:,} tokens, loss {summary['final_loss']:.4f}, "
+            f"{summary['tokens_per_s']:,.0f} tok/s -> {summary['final_dir']}"
+        )

@@ -37,7 +37,19 @@ def export_llama(src: str | Path, out: str | Path, dtype: torch.dtype | None = N
             max_shard_bytes=EXPORT_SHARD_BYTES,
         )
         _retarget_tokenizer_config(tmp)
+        _keep_legacy_rope_keys(tmp, llama_config)
     return out
+
+
+def _keep_legacy_rope_keys(model_dir: Path, config: LlamaConfig) -> None:
+    """A scaled RoPE (``skywork longctx extend``) also as ``rope_scaling`` + top-level ``rope_theta``: tools
+    that predate transformers 5's ``rope_parameters`` (and transformers 4.x) then run the same positions."""
+    from skywork.longctx.rope import legacy_rope_keys
+
+    if not getattr(config, "longctx_extension", None) and legacy_rope_keys(config)["rope_scaling"] is None:
+        return
+    path = model_dir / "config.json"
+    atomic_write_json(path, {**json.loads(path.read_text()), **legacy_rope_keys(config)})
 
 
 def _retarget_tokenizer_config(model_dir: Path) -> None:

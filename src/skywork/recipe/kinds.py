@@ -179,6 +179,43 @@ KINDS: dict[str, StageKind] = {
         input_fields=("models",),
         help="Chat evaluation of several models on the same prompts (before / after SFT): skywork.finetune.chat_eval.",
     ),
+    "longctx_extend": StageKind(
+        "longctx_extend",
+        lambda: stages.capability("skywork.longctx.stages", "ExtendStageConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.stages", "run_extend_stage")(config, ctx),
+        input_fields=("model",),
+        help="RoPE scaling of a model directory into STAGE/model (LongSkywork stage 2): skywork.longctx.rope.",
+    ),
+    "cip": StageKind(
+        "cip",
+        lambda: stages.capability("skywork.longctx.stages", "CIPStageConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.stages", "run_cip_stage")(config, ctx),
+        input_fields=("stream", "tokenizer"),
+        help="Chunk-interleaved pretraining samples of a token stream, as the stream STAGE/cip: skywork.longctx.cip.",
+    ),
+    "long_cpt": StageKind(
+        "long_cpt",
+        lambda: stages.capability("skywork.longctx.long_cpt", "LongCPTConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.long_cpt", "run_long_cpt_stage")(config, ctx),
+        output_field="output_dir",
+        input_fields=("tokenizer", "model.init_from", "data.sources", "data.validation"),
+        help="Long-context continued pretraining (CIP + long documents, checkpointing, context parallel): "
+        "skywork.longctx.long_cpt.",
+    ),
+    "synl": StageKind(
+        "synl",
+        lambda: stages.capability("skywork.longctx.stages", "SynLStageConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.stages", "run_synl_stage")(config, ctx),
+        input_fields=("tokenizer",),
+        help="Synthetic lengthy tables (SynL): long-SFT train.jsonl and heldout.jsonl: skywork.data.synth.",
+    ),
+    "longctx_eval": StageKind(
+        "longctx_eval",
+        lambda: stages.capability("skywork.longctx.stages", "LongEvalConfig"),
+        lambda config, ctx: stages.capability("skywork.longctx.stages", "run_long_eval_stage")(config, ctx),
+        input_fields=("models", "longtable.data", "position_loss.files", "tokenizer"),
+        help="Needle grid, SynL held-out accuracy and loss by position per model: skywork.longctx.stages.",
+    ),
     "report": StageKind(
         "report",
         lambda: report.ReportConfig,

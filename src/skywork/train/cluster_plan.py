@@ -112,6 +112,11 @@ class PlanSection:
         help="Bytes per parameter: torch = our loop (fp32 weights 4 + gradients 4 + AdamW moments 8); megatron "
         "= the report's Megatron-LM (bf16 weights 2 + fp32 main gradients 4 + fp32 master and moments 12).",
     )
+    context_parallel: int | None = field(
+        None,
+        help="Ranks sharing one sequence (ring attention; long-context stages). Each holds seq_len / C tokens' "
+        "activations and passes K/V around the ring. null: the config's context_parallel key, else 1.",
+    )
     campaign_tokens: float | None = field(
         None, help="Also time this many tokens (all stages together; the report: 3.2e12 in 39 days)."
     )
@@ -130,10 +135,11 @@ class Layout:
     seq_len: int
     checkpointing: bool = False
     param_bytes: str = "torch"
+    context: int = 1  # context-parallel ranks per sequence
 
     @property
     def data(self) -> int:
-        return self.world // (self.tensor * self.pipeline)
+        return self.world // (self.tensor * self.pipeline * self.context)
 
     @property
     def micro_batches(self) -> int:
@@ -142,13 +148,15 @@ class Layout:
     @property
     def name(self) -> str:
         parts = [f"DP{self.data}"] + [
-            f"{k}{v}" for k, v in (("TP", self.tensor), ("PP", self.pipeline)) if v > 1
+            f"{k}{v}" for k, v in (("TP", self.tensor), ("PP", self.pipeline), ("CP", self.context)) if v > 1
         ]
         return "+".join(parts) + (f"+ZeRO-{self.zero}" if self.zero else "")
 
     def check(self) -> None:
-        if self.world % (self.tensor * self.pipeline):
-            raise ValueError(f"world {self.world} is not a multiple of tensor x pipeline")
+        if self.world % (self.tensor * self.pipeline * self.context):
+            raise ValueError(f"world {self.world} is not a multiple of tensor x pipeline x context")
+        if self.seq_len % self.context:
+            raise ValueError(f"seq_len {self.seq_len} is not a multiple of context parallel {self.context}")
         if self.global_batch % (self.micro_batch * self.data):
             raise ValueError(
                 f"global batch {self.global_batch} is not a multiple of micro {self.micro_batch} x data {self.data}"
@@ -209,7 +217,8 @@ def resolve_layout(config, world_size: int | None = None, **overrides) -> Layout
         zero = section.zero_stage
     if zero is None:
         zero = {"fsdp": 3, "deepspeed": 1}.get(config.distributed, 0) if world > 1 else 0
-    data = max(world // (tensor * pipeline), 1)
+    context = overrides.get("context") or section.context_parallel or getattr(config, "context_parallel", 1)
+    data = max(world // (tensor * pipeline * context), 1)
     micro = config.micro_batch_size
     global_batch = section.global_batch or micro * config.grad_accum_steps * data
     layout = Layout(
@@ -222,14 +231,18 @@ def resolve_layout(config, world_size: int | None = None, **overrides) -> Layout
         config.data.seq_len,
         config.activation_checkpointing,
         section.param_bytes,
+        context,
     )
     layout.check()
     return layout
 
 
 def memory(shape: Shape, layout: Layout, gpu: GPU) -> dict:
-    """GB per GPU on the fullest pipeline stage (the first holds the most activations, the last the logits)."""
-    t, p, d, s, b = layout.tensor, layout.pipeline, layout.data, layout.seq_len, layout.micro_batch
+    """GB per GPU on the fullest pipeline stage (the first holds the most activations, the last the logits).
+    Context parallel keeps seq_len / C tokens of activations and logits per rank, plus the K/V block in flight
+    from the ring neighbour (double-buffered)."""
+    t, p, d, b = layout.tensor, layout.pipeline, layout.data, layout.micro_batch
+    s = layout.seq_len // layout.context
     weight_bytes, grad_bytes, optimizer_bytes = PARAM_BYTES[layout.param_bytes]
     stages = []
     for stage in sorted({0, p - 1}):
@@ -248,6 +261,7 @@ def memory(shape: Shape, layout: Layout, gpu: GPU) -> dict:
             "activations": activations,
             "logits": b * s * shape.vocab / t * 10 if stage == p - 1 else 0.0,
             "pipeline_buffers": 2 * 2 * b * s * shape.hidden if p > 1 else 0.0,
+            "ring_buffers": 2 * 2 * 2 * b * s * shape.kv_dim / t if layout.context > 1 else 0.0,
         }
         stages.append({k: v / GB for k, v in part.items()} | {"stage": stage})
     fullest = max(stages, key=lambda st: sum(v for k, v in st.items() if k != "stage"))
@@ -271,6 +285,7 @@ def throughput(
         layout.micro_batch,
         layout.micro_batches,
     )
+    c = layout.context  # each rank computes 1/c of the tokens (attention over the whole sequence)
     passes = 4 if layout.checkpointing else 3  # forward + backward (2x forward) [+ recomputed forward]
     flop_rate = gpu.bf16_tflops * 1e12 * compute_efficiency
     activation = b * s * shape.hidden * 2  # one micro-batch's hidden states in bf16
@@ -285,11 +300,16 @@ def throughput(
         flops = layers * shape.layer_forward_flops(s) + (
             2 * shape.hidden * shape.vocab if stage == p - 1 else 0
         )
-        compute = passes * flops * b * s / t / flop_rate
+        compute = passes * flops * b * s / (t * c) / flop_rate
         if compute + layers * tp_per_layer > slowest + slowest_tp:
             slowest, slowest_tp = compute, layers * tp_per_layer
     p2p = 2 * activation / t / gpu.network_bytes_s_per_gpu if p > 1 else 0.0
-    micro_time = slowest + slowest_tp + p2p
+    # ring attention: each layer passes K and V (bf16, this rank's s/c tokens) c-1 times forward and again in
+    # backward (plus dK, dV); counted as exposed, an upper bound (PyTorch overlaps it with the block compute)
+    ring_rate = gpu.nvlink_one_way_bytes_s if c * t <= gpu.gpus_per_node else gpu.network_bytes_s_per_gpu
+    ring_bytes = (c - 1) * 2 * 2 * b * (s // c) * shape.kv_dim / t * (3 if c > 1 else 0)
+    ring_s = shape.layers / p * ring_bytes / ring_rate
+    micro_time = slowest + slowest_tp + p2p + ring_s
     pipeline_time = (m + p - 1) * micro_time
     # ZeRO >= 1: reduce-scatter fp32 gradients + all-gather bf16 weights; ZeRO-0: all-reduce fp32 gradients;
     # ZeRO-3 gathers the weights in forward and backward. Each GPU's ring share goes through its own NIC; the
@@ -311,6 +331,7 @@ def throughput(
         "bubble_fraction": (p - 1) / (m + p - 1),
         "tensor_parallel_comm_s": m * slowest_tp,
         "pipeline_p2p_s": m * p2p,
+        "context_ring_s": m * ring_s,
         "data_parallel_comm_s": dp_time,
         "tokens_per_gpu_s": tokens_per_gpu_s,
     }

@@ -63,7 +63,9 @@ class StageHooks:
     ``wrap_model(model)`` returns the model to train (e.g. PEFT-wrapped) before it is moved and wrapped for DDP;
     ``on_validation(model, step)`` returns extra metrics-row fields after each validation (sample answers);
     ``save_final(final_dir, model, model_state, model_config, tokenizer_dir)`` writes ``final/`` (adapters
-    instead of full weights); ``summary_kind`` and ``summary_extra`` shape ``summary.json``.
+    instead of full weights); ``summary_kind`` and ``summary_extra`` shape ``summary.json``;
+    ``loss_sum(model, batch, device, loss_fn)`` replaces the training forward's ``token_loss_sum`` (context
+    parallel shards the sequence there, :mod:`skywork.longctx.context_parallel`).
     """
 
     wrap_model: Callable | None = None
@@ -71,6 +73,7 @@ class StageHooks:
     save_final: Callable | None = None
     summary_kind: str = "pretrain"
     summary_extra: dict = field(default_factory=dict)
+    loss_sum: Callable | None = None
 
 
 class TrainingDiverged(RuntimeError):
@@ -189,7 +192,7 @@ def _train(
                 batch = global_batch.rows(runtime.own_rows(config.micro_batch_size))
                 with parallel.gradient_sync(model, engine, last_micro_batch=i == config.grad_accum_steps - 1):
                     with autocast(config.precision, device):
-                        loss_sum, _ = token_loss_sum(model, batch, device, loss_fn)
+                        loss_sum, _ = (hooks.loss_sum or token_loss_sum)(model, batch, device, loss_fn)
                     # the wrappers average gradients over ranks: scale by world for the global token mean
                     loss = loss_sum * (runtime.world / max(1, predicted))
                     if state.step in config.fault_injection_nan_steps:

@@ -1,0 +1,473 @@
+"""LongSkywork's claim at small scale: which stage makes a model trained at L find a needle at 4L?
+
+A tiny model is pretrained at L tokens, then six arms are evaluated with the needle test at L, 2L and 4L
+(spec 5; 5 depths x SEEDS needle draws per length, deterministic scoring):
+
+1. base                  the model trained at L
+2. rope                  + RoPE scaling x4 (NTK-aware base change), no training
+3. rope+cip              + chunk-interleaved continued pretraining at 4L (``long_cpt``)
+4. full                  + standard SFT + long SFT on SynL at 4L (the paper's recipe)
+5. full-no-cip           the full recipe without the CIP stage
+6. full-no-longsft       the full recipe without the long SFT stage
+
+The pretraining corpus is the generated English web text plus a share of needle-format retrieval documents *at
+length L* (a haystack of web text with one "special magic number" sentence and the question answered at the end),
+so that the base can do the task inside its training length: the test is whether it carries to 4L. Each arm's
+haystack at evaluation is the Paul Graham essays (shared data) or, when absent, held-out corpus text: never a text
+trained on. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L> peer=<base at 4L>`` (goal: >= 0.9 vs
+<= 0.2), one RESULT per arm, and the training cost at 4L vs L with and without activation checkpointing (tokens/s
+and peak memory of a long_cpt step: the process's max RSS and the bytes autograd keeps for backward).
+
+    nice -n 10 python bench/longctx.py                 # the whole bench, ~25 min on 2 cores
+    python bench/longctx.py --quick                    # a few steps of everything (minutes): checks the plumbing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, report  # noqa: E402
+
+ARMS = ("base", "rope", "rope+cip", "full", "full-no-cip", "full-no-longsft")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------ data
+
+
+def retrieval_documents(tokenizer, filler: str, count: int, length: int, seed: int) -> list[str]:
+    """Needle-format documents of about ``length`` tokens: haystack, needle, question, the value, newline."""
+    from skywork.eval.needle import NeedleBuilder
+
+    builder = NeedleBuilder(tokenizer, filler, seed=seed + 1000)  # other values than the evaluation's seeds
+    r = random.Random(seed)
+    docs, hay = [], builder.hay
+    for i in range(count):
+        start = r.randrange(len(hay))
+        builder.hay = hay[start:] + hay[:start]  # a different stretch of haystack per document
+        cell = builder.cell(length - 12, r.uniform(0, 100), 1, i)
+        text = tokenizer.decode(cell.context[1:] + cell.questions[0]) + f" {cell.values[0]}.\n"
+        docs.append(text)
+    return docs
+
+
+def prepare(args, work: Path) -> dict:
+    """Tokenizer, pretraining streams (web + retrieval docs), SynL, standard SFT rows, the eval haystack."""
+    from skywork.data.synth.demo_corpus import DemoCorpus, DemoCorpusConfig
+    from skywork.data.synth.instructions import InstructionConfig, InstructionGenerator
+    from skywork.data.synth.long_tables import LongTables, LongTablesConfig
+    from skywork.eval.needle import HAYSTACK_DIR
+    from skywork.testing import build_tiny_tokenizer
+    from skywork.tokenizer import load
+    from skywork.train.shards import tokenize_to_shards
+    from skywork.utils.io import read_jsonl_lines, write_jsonl
+    from skywork.utils.paths import shared_data_dir
+
+    tok_dir = build_tiny_tokenizer(work / "tokenizer", vocab_size=2000)
+    tokenizer = load(tok_dir)
+    DemoCorpus(DemoCorpusConfig(seed=0, size_mb=args.corpus_mb, valid_docs=20, leakage_problems=10)).generate(
+        work / "corpus"
+    )
+    web = [row["text"] for _, row in read_jsonl_lines(work / "corpus" / "train" / "web_en.jsonl")]
+    held_web, web = web[:40], web[40:]
+    filler = "\n".join(web[:400])
+    L = args.length
+    retrieval = retrieval_documents(tokenizer, filler, args.retrieval_docs, L, seed=0)
+    write_jsonl(work / "pretrain.jsonl", [{"text": t} for t in web + retrieval])
+    tokenize_to_shards({"main": [work / "pretrain.jsonl"]}, tok_dir, work / "streams")
+    LongTables(
+        LongTablesConfig(
+            seed=0,
+            lengths=[L, 2 * L, 3 * L],
+            train_tables=args.synl_tables,
+            heldout_tables=3,
+            languages=["en"],
+            tokenizer=str(tok_dir),
+        )
+    ).generate(work / "synl")
+    InstructionGenerator(InstructionConfig(seed=0, train_rows=300, heldout_rows=0, zh_share=0.0)).generate(
+        work / "instructions"
+    )
+    shared = shared_data_dir()
+    essays = shared / HAYSTACK_DIR if shared else None
+    found = essays is not None and essays.is_dir()
+    # the first essays are plenty for 4L tokens (and quick to encode at every needle run)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(essays.glob("*.txt"))[:4]] if found else held_web
+    write_jsonl(work / "haystack.jsonl", [{"text": t} for t in texts])
+    return {
+        "tokenizer": str(tok_dir),
+        "haystack": [str(work / "haystack.jsonl")],
+        "haystack_source": "Paul Graham essays" if found else "held-out corpus text",
+        "retrieval_share": len(retrieval) / (len(web) + len(retrieval)),
+    }
+
+
+# -------------------------------------------------------------------------------------------------- training
+
+
+def _config(cls, data: dict):
+    from skywork.utils.config import from_dict
+
+    common = {"precision": "fp32", "tensorboard": False, "progress": False, "plots": False, "keep_last": 1}
+    return from_dict(cls, {**common, **data})
+
+
+def pretrain_base(args, env: dict, work: Path) -> Path:
+    from skywork.train.config import PretrainConfig
+    from skywork.train.loop import run_pretraining
+
+    out = work / "base"
+    config = _config(
+        PretrainConfig,
+        {
+            "output_dir": str(out),
+            "tokenizer": env["tokenizer"],
+            "model": {"preset": "skywork-tiny", "overrides": model_shape(args)},
+            "data": {
+                "seq_len": args.length,
+                "sources": [{"name": "main", "path": str(work / "streams" / "main")}],
+            },
+            "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 20},
+            "max_steps": args.base_steps,
+            "micro_batch_size": 8,
+            "eval_every": 10**6,
+            "save_every": 10**6,
+        },
+    )
+    run_pretraining(config, resume="never")
+    return out / "final"
+
+
+def long_cpt(args, env: dict, model: Path, out: Path) -> Path:
+    from skywork.longctx.cip import CIPConfig, build_cip_stream
+    from skywork.longctx.long_cpt import LongCPTConfig, run_long_cpt
+
+    long_len = 4 * args.length
+    cip_dir = out.parent / "cip"
+    if not (cip_dir / "cip" / "meta.json").exists():
+        build_cip_stream(
+            Path(args.work) / "streams" / "main",
+            cip_dir,
+            CIPConfig(target_tokens=long_len, min_docs=3, max_docs=6, chunk_min=24, chunk_max=96),
+        )
+    config = _config(
+        LongCPTConfig,
+        {
+            "output_dir": str(out),
+            "tokenizer": env["tokenizer"],
+            "model": {"init_from": str(model)},
+            "data": {
+                "seq_len": long_len,
+                "sources": [
+                    {"name": "cip", "path": str(cip_dir / "cip"), "weight": 0.7},
+                    {"name": "main", "path": str(Path(args.work) / "streams" / "main"), "weight": 0.3},
+                ],
+            },
+            "optim": {"lr": 1e-3, "schedule": "constant"},
+            "max_steps": args.cip_steps,
+            "micro_batch_size": 2,
+            "eval_every": 10**6,
+            "save_every": 10**6,
+        },
+    )
+    run_long_cpt(config, resume="never")
+    return out / "final"
+
+
+def sft(args, env: dict, model: Path, out: Path, files: list[str], seq_len: int, steps: int) -> Path:
+    from skywork.train.finetune_config import SFTConfig
+    from skywork.train.sft import run_sft
+
+    config = _config(
+        SFTConfig,
+        {
+            "output_dir": str(out),
+            "model": {"init_from": str(model)},
+            "data": {"files": files, "seq_len": seq_len, "max_seq_len": seq_len, "samples": 0},
+            "optim": {"lr": 1e-3, "warmup_steps": 5},
+            "max_steps": steps,
+            "micro_batch_size": 2,
+            "eval_every": 10**6,
+            "save_every": 10**6,
+        },
+    )
+    run_sft(config, resume="never")
+    return out / "final"
+
+
+def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
+    from skywork.longctx.rope import extend_model_dir
+
+    L = args.length
+    standard = [str(work / "instructions" / "train.jsonl")]
+    synl = [str(work / "synl" / "train.jsonl"), *standard]  # SynL mixed with some standard SFT data
+    arms: dict[str, Path] = {}
+    log("pretraining the base at L")
+    arms["base"] = pretrain_base(args, env, work)
+    arms["rope"] = extend_model_dir(arms["base"], work / "rope", 4, "ntk", L)
+    log("CIP continued pretraining at 4L")
+    arms["rope+cip"] = long_cpt(args, env, arms["rope"], work / "long_cpt" / "run")
+    log("standard SFT after CIP, then long SFT")
+    sft_cip = sft(args, env, arms["rope+cip"], work / "sft_cip", standard, 2 * L, args.sft_steps)
+    arms["full-no-longsft"] = sft_cip
+    arms["full"] = sft(args, env, sft_cip, work / "longsft_cip", synl, 4 * L, args.longsft_steps)
+    log("standard SFT without CIP, then long SFT")
+    sft_rope = sft(args, env, arms["rope"], work / "sft_rope", standard, 2 * L, args.sft_steps)
+    arms["full-no-cip"] = sft(args, env, sft_rope, work / "longsft_rope", synl, 4 * L, args.longsft_steps)
+    return arms
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def needle_arm(args, env: dict, model_dir: Path, out: Path) -> dict:
+    """Accuracy by length over SEEDS needle draws (5 depths each), one heatmap per arm."""
+    from skywork.eval.adapter import ModelAdapter
+    from skywork.eval.needle import NeedleConfig, run_needle, write_needle_results
+
+    adapter = ModelAdapter.load(model_dir, env["tokenizer"], dtype="fp32", device="cpu", chat=False)
+    L = args.length
+    merged = None
+    for seed in range(args.seeds):
+        config = NeedleConfig(
+            lengths=[L, 2 * L, 4 * L], depths=[0, 25, 50, 75, 100], haystack=env["haystack"], seed=seed
+        )
+        res = run_needle(adapter.model, adapter.tokenizer, config)
+        if merged is None:
+            merged = res
+        else:
+            merged["samples"] += res["samples"]
+            merged["cells"] += res["cells"]
+            merged["grid"] = [
+                [a + b for a, b in zip(ra, rb, strict=True)]
+                for ra, rb in zip(merged["grid"], res["grid"], strict=True)
+            ]
+    merged["grid"] = [[v / args.seeds for v in row] for row in merged["grid"]]
+    merged["accuracy_by_length"] = {
+        str(n): sum(s["found"] for s in merged["samples"] if s["length"] == n)
+        / sum(1 for s in merged["samples"] if s["length"] == n)
+        for n in merged["lengths"]
+    }
+    merged["accuracy"] = sum(s["found"] for s in merged["samples"]) / len(merged["samples"])
+    write_needle_results(out, merged, model=str(model_dir))
+    return merged["accuracy_by_length"]
+
+
+# ------------------------------------------------------------------------------------------- cost of length
+
+COST_SCRIPT = """
+import json, resource, sys
+from skywork.longctx.long_cpt import LongCPTConfig, run_long_cpt
+from skywork.utils.config import from_dict
+config = from_dict(LongCPTConfig, json.loads(sys.argv[1]))
+summary = run_long_cpt(config, resume="never")
+print("COST", json.dumps({"tokens_per_s": summary["tokens_per_s"],
+                           "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def saved_activation_bytes(model_dir: Path, seq_len: int, rows: int, checkpointing: bool) -> int:
+    """Bytes autograd keeps for backward in one training forward (what activation checkpointing saves)."""
+    from skywork.model import load_model
+    from skywork.train.build import enable_activation_checkpointing
+
+    model = load_model(model_dir, dtype=torch.float32).train()
+    if checkpointing:
+        enable_activation_checkpointing(model)
+    total, seen = 0, set()
+
+    def pack(t):
+        nonlocal total
+        key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        if key not in seen:  # count each storage once (views share it)
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    ids = torch.randint(0, model.config.vocab_size, (rows, seq_len))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=ids, labels=ids).loss.backward()
+    return total
+
+
+def measure_cost(args, env: dict, work: Path, model: Path) -> list[dict]:
+    rows = []
+    for seq_len in (args.length, 4 * args.length):
+        for checkpointing in (False, True):
+            config = {
+                "output_dir": str(work / f"cost-{seq_len}-{int(checkpointing)}"),
+                "tokenizer": env["tokenizer"],
+                "model": {"init_from": str(model)},
+                "data": {
+                    "seq_len": seq_len,
+                    "sources": [{"name": "main", "path": str(work / "streams" / "main")}],
+                },
+                "activation_checkpointing": checkpointing,
+                "max_steps": args.cost_steps,
+                "micro_batch_size": args.cost_rows,
+                "precision": "fp32",
+                "tensorboard": False,
+                "progress": False,
+                "plots": False,
+                "eval_every": 10**6,
+                "save_every": 10**6,
+            }
+            env_vars = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+            proc = subprocess.run(
+                [sys.executable, "-c", COST_SCRIPT, json.dumps(config)],
+                capture_output=True,
+                text=True,
+                env=env_vars,
+            )
+            line = next((x for x in proc.stdout.splitlines() if x.startswith("COST ")), None)
+            if line is None:
+                raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+            cost = json.loads(line[5:])
+            cost.update(
+                seq_len=seq_len,
+                checkpointing=checkpointing,
+                saved_activation_mb=saved_activation_bytes(model, seq_len, args.cost_rows, checkpointing)
+                / 2**20,
+            )
+            rows.append(cost)
+            log(f"cost at {seq_len} tokens, checkpointing {checkpointing}: {cost}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def model_shape(args) -> dict:
+    """The tiny model: hidden / layers from the command line, heads of 32, SwiGLU FFN ~2.7 x hidden."""
+    heads = max(1, args.hidden // 32)
+    return {"hidden_size": args.hidden, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
+            "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": heads}  # fmt: skip
+
+
+def plot_arms(table: dict, lengths: list[int], path: Path) -> None:
+    from skywork.utils.io import save_figure
+    from skywork.utils.plotting import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm, by_length in table.items():
+        ax.plot(lengths, [by_length[str(n)] for n in lengths], marker="o", label=arm)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_xlabel("context length (tokens; trained at the first)")
+    ax.set_ylabel("needle accuracy")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--length", type=int, default=128, help="L: the base model's training length")
+    parser.add_argument("--hidden", type=int, default=128, help="model width")
+    parser.add_argument("--layers", type=int, default=4, help="decoder layers")
+    parser.add_argument("--base-steps", type=int, default=600)
+    parser.add_argument("--cip-steps", type=int, default=80)
+    parser.add_argument("--sft-steps", type=int, default=40)
+    parser.add_argument("--longsft-steps", type=int, default=80)
+    parser.add_argument("--corpus-mb", type=float, default=1.5)
+    parser.add_argument("--retrieval-docs", type=int, default=1500)
+    parser.add_argument("--synl-tables", type=int, default=120)
+    parser.add_argument("--seeds", type=int, default=4, help="needle draws per (length, depth)")
+    parser.add_argument("--cost-steps", type=int, default=6)
+    parser.add_argument("--cost-rows", type=int, default=4)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/skywork-bench-longctx"))
+    parser.add_argument("--quick", action="store_true", help="a few steps of everything (plumbing check)")
+    args = parser.parse_args()
+    if args.quick:
+        args.base_steps, args.cip_steps, args.sft_steps, args.longsft_steps = 10, 4, 3, 3
+        args.corpus_mb, args.retrieval_docs, args.synl_tables, args.seeds, args.cost_steps = 0.3, 50, 6, 1, 2
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    started = time.perf_counter()
+    work = args.work
+    if work.exists():
+        import shutil
+
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    env = prepare(args, work)
+    log(f"data ready (retrieval share of the pretraining documents {env['retrieval_share']:.1%})")
+    arms = build_arms(args, env, work)
+    lengths = [args.length, 2 * args.length, 4 * args.length]
+    out_dir = RESULTS_DIR / "longctx"
+    table = {}
+    for arm in ARMS:
+        log(f"needle: {arm}")
+        table[arm] = needle_arm(args, env, arms[arm], out_dir / arm.replace("+", "_"))
+    plot_arms(table, lengths, out_dir / "needle_by_arm.png")
+    log("training cost at L and 4L")
+    cost = measure_cost(args, env, work, arms["rope"])
+
+    print(f"\nneedle accuracy ({args.seeds * 5} needles per length; trained at {args.length})")
+    print(f"{'arm':<18}" + "".join(f"{n:>8}" for n in lengths))
+    for arm, by_length in table.items():
+        print(f"{arm:<18}" + "".join(f"{by_length[str(n)]:>8.2f}" for n in lengths))
+    print(f"\n{'seq_len':>8} {'ckpt':>5} {'tokens/s':>10} {'max RSS MB':>11} {'saved act. MB':>14}")
+    for c in cost:
+        print(f"{c['seq_len']:>8} {c['checkpointing']!s:>5} {c['tokens_per_s']:>10.0f} {c['max_rss_mb']:>11.0f} "
+              f"{c['saved_activation_mb']:>14.1f}")  # fmt: skip
+    four = str(4 * args.length)
+    base = table["base"][four]
+    results = [
+        {"name": "needle_4x_full_recipe", "ours": table["full"][four], "peer": base, "goal": ">=0.9_vs_base<=0.2",
+         "peer_name": "base at 4L"},
+    ] + [
+        {"name": f"needle_4x_{arm.replace('+', '_').replace('-', '_')}", "ours": table[arm][four], "peer": base,
+         "goal": "ablation", "peer_name": "base at 4L"}
+        for arm in ARMS
+    ]  # fmt: skip
+
+    def cost_of(seq_len, ckpt):
+        return next(c for c in cost if c["seq_len"] == seq_len and c["checkpointing"] == ckpt)
+
+    for ckpt in (False, True):
+        tag = "ckpt" if ckpt else "no_ckpt"
+        long_c, short_c = cost_of(4 * args.length, ckpt), cost_of(args.length, ckpt)
+        results.append({"name": f"tokens_per_s_4L_vs_L_{tag}", "ours": long_c["tokens_per_s"],
+                        "peer": short_c["tokens_per_s"], "goal": "report", "unit": "tokens/s"})  # fmt: skip
+        results.append({"name": f"saved_activations_mb_4L_vs_L_{tag}", "ours": long_c["saved_activation_mb"],
+                        "peer": short_c["saved_activation_mb"], "goal": "report", "unit": "MB"})  # fmt: skip
+        results.append({"name": f"max_rss_mb_4L_vs_L_{tag}", "ours": long_c["max_rss_mb"],
+                        "peer": short_c["max_rss_mb"], "goal": "report", "unit": "MB"})  # fmt: skip
+    long_ckpt, long_plain = cost_of(4 * args.length, True), cost_of(4 * args.length, False)
+    results.append({"name": "saved_activations_mb_4L_ckpt_vs_no_ckpt", "ours": long_ckpt["saved_activation_mb"],
+                    "peer": long_plain["saved_activation_mb"], "goal": "<1", "unit": "MB"})  # fmt: skip
+    (out_dir / "table.json").write_text(
+        json.dumps(
+            {
+                "needle": table,
+                "cost": cost,
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "retrieval_share": env["retrieval_share"],
+                "haystack": env["haystack_source"],
+                "seconds": time.perf_counter() - started,
+            },
+            indent=2,
+        )  # fmt: skip
+    )
+    log(f"done in {time.perf_counter() - started:.0f} s; heatmaps in {out_dir}")
+    report("longctx", results)
+
+
+if __name__ == "__main__":
+    main()
