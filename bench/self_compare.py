@@ -49,36 +49,9 @@ ARMS = ("a_sft_gold", "b_rejection", "c_self_compare")
 
 def build_tokenizer(out: Path, texts: list[str], vocab_size: int) -> Path:
     """A SentencePiece BPE (the LLaMA recipe) trained on the problems themselves."""
-    import sentencepiece as spm
+    from skywork.testing import build_tiny_tokenizer
 
-    from skywork.tokenizer.train import LLAMA_BPE_ARGS
-
-    out.mkdir(parents=True, exist_ok=True)
-    corpus = out / "corpus.txt"
-    corpus.write_text("\n".join(texts), encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(out / "tokenizer"),
-        vocab_size=vocab_size,
-        character_coverage=1.0,
-        **LLAMA_BPE_ARGS,
-        num_threads=2,
-        minloglevel=2,
-    )
-    corpus.unlink()
-    config = {
-        "add_bos_token": True,
-        "add_eos_token": False,
-        "bos_token": "<s>",
-        "eos_token": "</s>",
-        "unk_token": "<unk>",
-        "pad_token": None,
-        "clean_up_tokenization_spaces": False,
-        "legacy": True,
-        "tokenizer_class": "SkyworkTokenizer",
-    }
-    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
-    return out
+    return build_tiny_tokenizer(out, vocab_size, official_style=False, texts=texts, character_coverage=1.0)
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:

@@ -52,15 +52,22 @@ def stdlib_text(max_files: int = 30, max_chars: int = 400_000) -> str:
     return "\n".join(chunks)
 
 
-def build_tiny_tokenizer(out_dir: str | Path, vocab_size: int = 1000, official_style: bool = True) -> Path:
+def build_tiny_tokenizer(
+    out_dir: str | Path,
+    vocab_size: int = 1000,
+    official_style: bool = True,
+    texts: list[str] | None = None,
+    character_coverage: float = 0.9995,
+) -> Path:
     """Train a small LLaMA-recipe SentencePiece BPE (byte fallback, split digits, identity normalisation).
 
     ``official_style`` writes the tokenizer_config.json the released Skywork model ships (``SkyworkTokenizer``
-    with a remote-code ``auto_map``), which ``import skywork`` must load without remote code.
+    with a remote-code ``auto_map``), which ``import skywork`` must load without remote code. ``texts`` replaces
+    the default training text (standard-library source plus some Chinese), e.g. a bench's own problems.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = [ln for ln in stdlib_text().splitlines() if ln.strip()] + _ZH * 20
+    lines = texts if texts is not None else [ln for ln in stdlib_text().splitlines() if ln.strip()] + _ZH * 20
     corpus = out_dir / "corpus.txt"
     corpus.write_text("\n".join(lines), encoding="utf-8")
     from skywork.tokenizer.train import LLAMA_BPE_ARGS
@@ -69,7 +76,7 @@ def build_tiny_tokenizer(out_dir: str | Path, vocab_size: int = 1000, official_s
         input=str(corpus),
         model_prefix=str(out_dir / "tokenizer"),
         vocab_size=vocab_size,
-        character_coverage=0.9995,
+        character_coverage=character_coverage,
         **LLAMA_BPE_ARGS,
         num_threads=2,
         minloglevel=2,
