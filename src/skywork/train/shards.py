@@ -44,6 +44,9 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
+BATCH_CHARS = 16_000_000  # at most this many characters per encode call (~50 MB of Python strings)
+
+
 def tokenize_to_shards(
     inputs: list[str | os.PathLike] | dict[str, list[str | os.PathLike]],
     tokenizer_dir: str | os.PathLike,
@@ -52,7 +55,7 @@ def tokenize_to_shards(
     source: str = "main",
     text_field: str = "text",
     min_tokens: int = 1,
-    batch_docs: int = 256,
+    batch_docs: int = 4096,
     shard_tokens: int = SHARD_TOKENS,
     progress: bool = False,
     num_threads: int | None = None,
@@ -63,7 +66,8 @@ def tokenize_to_shards(
     ``inputs`` is a list of files / dirs / globs (one stream named ``source``) or a mapping
     ``{source: [inputs...]}``. A stream whose ``meta.json`` already records the same inputs and tokenizer is kept
     (re-running is free); each stream is built in a temporary directory and renamed into place when complete.
-    Returns ``{"sources": {name: meta}}``. Texts are encoded in batches of ``batch_docs`` by
+    Returns ``{"sources": {name: meta}}``. Texts are encoded in batches of ``batch_docs`` (or ``BATCH_CHARS``
+    characters, whichever comes first: large batches keep every thread busy when a few documents are huge) by
     :func:`skywork.tokenizer.batch.batch_encoder` (SentencePiece's threaded batch encode on ``num_threads`` cores,
     default all, when its ids equal the tokenizer's; ``encoder="hf"`` forces the HF call; ``meta["encoder"]`` says
     which ran).
@@ -190,11 +194,13 @@ def _write_stream(
         """Batches of texts in input order; None marks the end of a file."""
         for file in files:
             batch: list[str] = []
+            chars = 0
             for text in iter_texts(file, text_field, skipped):
                 batch.append(text)
-                if len(batch) >= batch_docs:
+                chars += len(text)
+                if len(batch) >= batch_docs or chars >= BATCH_CHARS:
                     yield batch
-                    batch = []
+                    batch, chars = [], 0
             if batch:
                 yield batch
             yield None
