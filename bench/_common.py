@@ -31,3 +31,13 @@ def report(bench: str, results: list[dict]) -> None:
     (RESULTS_DIR / f"{bench}.json").write_text(json.dumps(payload, indent=2))
     for r in results:
         print(result_line(r["name"], r["ours"], r["peer"], r["goal"]))
+
+
+def tiny_model_dir(root: Path, layers: int = 2) -> Path:
+    """A random model of skywork-small widths (``layers`` layers) with a 1,000-piece tokenizer, as a model directory."""
+    from skywork.testing import build_tiny_model, build_tiny_tokenizer, write_tiny_model_dir
+    from skywork.tokenizer import load
+
+    tokenizer_dir = build_tiny_tokenizer(root / "tok", vocab_size=1000)
+    model = build_tiny_model(len(load(tokenizer_dir)), preset="skywork-small", num_hidden_layers=layers)
+    return write_tiny_model_dir(root / "model", model, tokenizer_dir)

@@ -24,26 +24,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import report  # noqa: E402
+from _common import report, tiny_model_dir  # noqa: E402
 from skywork.model.quantize import quantize_checkpoint  # noqa: E402
 from skywork.serve.int8_table import MCQSpec, compare, markdown_table, torchao_available  # noqa: E402
 from skywork.utils.paths import shared_data_dir  # noqa: E402
-
-
-def random_model(root: Path) -> Path:
-    from skywork.model.checkpoint import save_model_dir
-    from skywork.testing import build_tiny_model, build_tiny_tokenizer
-    from skywork.tokenizer import load
-
-    tokenizer_dir = build_tiny_tokenizer(root / "tok", vocab_size=1000)
-    model = build_tiny_model(len(load(tokenizer_dir)), preset="skywork-small", num_hidden_layers=2)
-    return save_model_dir(
-        root / "model",
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tokenizer_dir,
-    )
 
 
 def default_texts(root: Path) -> list[Path]:
@@ -71,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-int8-"))
-    model = args.model or random_model(work)
+    model = args.model or tiny_model_dir(work, layers=2)
     if args.model is None:
         print("model: skywork-small widths, 2 layers, RANDOM weights (pass --model for a trained one)")
     files = [Path(f) for f in args.data.split(",")] if args.data else default_texts(work)

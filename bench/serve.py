@@ -34,28 +34,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import report  # noqa: E402
+from _common import report, tiny_model_dir  # noqa: E402
 from skywork.serve.vllm import VLLMServer, find_vllm_python, free_port  # noqa: E402
 
 SERVED = "bench"
 PROMPTS = [f"def function_{i}(x, y):\n    " for i in range(64)]
-
-
-def build_model(root: Path, layers: int) -> Path:
-    from skywork.model.checkpoint import save_model_dir
-    from skywork.testing import build_tiny_model, build_tiny_tokenizer
-    from skywork.tokenizer import load
-
-    tokenizer_dir = build_tiny_tokenizer(root / "tok", vocab_size=1000)
-    tokenizer = load(tokenizer_dir)
-    model = build_tiny_model(len(tokenizer), preset="skywork-small", num_hidden_layers=layers)
-    return save_model_dir(
-        root / "model",
-        model.config,
-        model.state_dict(),
-        architecture="SkyworkForCausalLM",
-        tokenizer_dir=tokenizer_dir,
-    )
 
 
 class BuiltinProcess:
@@ -168,7 +151,7 @@ def main() -> None:
     args = ap.parse_args()
     streams = [int(s) for s in args.streams.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    model_dir = args.model or build_model(work, args.layers)
+    model_dir = args.model or tiny_model_dir(work, args.layers)
 
     peer = generate_peer(model_dir, args.dtype, args.max_tokens, args.sequential)
     print(f"generate: batch 1 {peer['batch1']:.1f} tokens/s, batch 16 {peer['batch16']:.1f} tokens/s")
