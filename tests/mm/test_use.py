@@ -100,3 +100,19 @@ def test_builtin_server_answers_openai_image_url_parts(mm_model_dir, image_file)
             client.chat.completions.create(
                 model="mm", messages=[{"role": "user", "content": bad}], max_tokens=2
             )
+
+
+def test_engine_samples_n_per_image_prompt(mm_model_dir, image_file):
+    """n > 1 repeats each prompt's rows: its image must be fed once per sample (greedy samples all equal n=1)."""
+    from skywork.inference.engine import GenerationEngine
+    from skywork.inference.sampling import SamplingParams
+    from skywork.mm.chat import IMAGE_PLACEHOLDER, load_for_chat
+    from skywork.mm.processor import load_image
+
+    model, tokenizer, settings = load_for_chat(mm_model_dir)
+    messages = [{"role": "user", "content": IMAGE_PLACEHOLDER + "What colour?"}]
+    ids, pixels = settings.encode(tokenizer, messages, [load_image(image_file)])
+    engine = GenerationEngine(model, tokenizer)
+    one = engine.generate([ids], SamplingParams(max_new_tokens=4, temperature=0.0), images=[pixels])[0]
+    three = engine.generate([ids], SamplingParams(max_new_tokens=4, temperature=0.0, n=3), images=[pixels])[0]
+    assert len(three) == 3 and all(c.token_ids == one[0].token_ids for c in three)

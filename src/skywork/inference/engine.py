@@ -77,7 +77,7 @@ class DecodeBatch:
     ):
         self.engine, self.params = engine, params
         self.images = (
-            images  # per prompt: pixel values (n, 3, H, W) of its images, or None (multimodal models)
+            images  # per prompt: pixel values (k, 3, H, W) of its k images, or None (multimodal models)
         )
         n = params.n
         eos = engine.tokenizer.eos_token_id
@@ -110,6 +110,7 @@ class DecodeBatch:
         past = (prefix.expanded(k, first) if prefix else None) or DynamicCache(config=model.config)
         extra = {}
         if self.images and any(p is not None for p in self.images):  # LLaVA: images in row order
+            # prefill runs once per prompt (its n samples share the cache): each prompt's images once
             pixel_values = torch.cat([p for p in self.images if p is not None])
             extra["pixel_values"] = pixel_values.to(device, next(model.parameters()).dtype)
         out = model(
