@@ -12,7 +12,7 @@ The model: ``--model DIR`` (e.g. the demo's ``runs/demo/model``), else skywork-s
 vLLM's CPU attention supports) with ``--layers`` layers, random weights and the tiny test tokenizer. Wall clock:
 the servers are other processes.
 
-    python bench/serve.py [--model DIR] [--layers 2] [--max-tokens 64] [--streams 1,4,16] [--dtype bf16] \
+    python bench/serve.py [--model DIR] [--layers 8] [--max-tokens 64] [--streams 1,4,16] [--dtype bf16] \
         [--engines builtin,vllm,builtin-int8] [--vllm-eager]
 """
 
@@ -139,7 +139,9 @@ def main() -> None:
     ap.add_argument(
         "--model", type=Path, help="model directory (default: skywork-small widths, random weights)"
     )
-    ap.add_argument("--layers", type=int, default=2, help="depth of the generated model (small: 8)")
+    ap.add_argument(
+        "--layers", type=int, default=8, help="depth of the generated model (8: the demo's 42M model)"
+    )
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--streams", default="1,4,16")
     ap.add_argument(

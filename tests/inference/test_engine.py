@@ -194,3 +194,52 @@ def test_official_demo_preset():
     assert SamplingParams().greedy and not p.greedy
     with pytest.raises(ValueError):
         SamplingParams(top_p=0)
+
+
+@pytest.mark.parametrize(
+    "params", [SamplingParams(max_new_tokens=10), SamplingParams(max_new_tokens=10, seed=3)]
+)
+def test_a_batch_absorbed_mid_decoding_gives_each_row_its_own_tokens(model, tiny_tokenizer, params):
+    """Continuous batching (the builtin server's): rows that join a running batch after its 4th step get the
+    tokens they get alone, the running rows keep theirs, and every row stops at its own budget."""
+    from skywork.inference.engine import DecodeBatch
+
+    engine = GenerationEngine(model, tiny_tokenizer, batch_size=8, drop_finished_rows=True)
+    alone = engine.generate(PROMPTS[:5], params)
+    ids = ids_of(tiny_tokenizer, PROMPTS[:5])
+    running = DecodeBatch(engine, params, ids[:2], [0, 1], 0)  # indices: seeded rows draw from seed + index
+    joining = DecodeBatch(engine, params.replace(max_new_tokens=6), ids[2:], [2, 3, 4], 0)
+    steps = running.run(None)
+    for _ in range(4):
+        next(steps)
+    next(joining.run(None))  # prefilled, first token chosen
+    running.absorb(joining)
+    for _ in steps:
+        pass
+    for r in range(5):
+        expected = alone[r][0].token_ids[: 10 if r < 2 else 6]
+        assert running.tokens[r] == expected, r
+        assert running.completion(r).prompt_tokens == len(ids[r])
+    with pytest.raises(ValueError, match="same sampling settings"):
+        other = DecodeBatch(engine, params.replace(temperature=0.5, seed=1), ids[:1], [0], 0)
+        next(other.run(None))
+        fresh = DecodeBatch(engine, params, ids[:1], [0], 0)
+        next(fresh.run(None))
+        fresh.absorb(other)
+
+
+def test_a_continuation_keeps_the_space_sentencepiece_drops(model, tiny_tokenizer):
+    """`skywork generate` and the completions API: prompt + text reads as the decoded whole (vLLM's rule), where
+    decoding the new ids alone drops the space of a leading "▁" piece."""
+    engine = GenerationEngine(model, tiny_tokenizer)
+    params = SamplingParams(max_new_tokens=8)
+    spaced = 0
+    for prompt in PROMPTS:
+        ids = tiny_tokenizer(prompt)["input_ids"]
+        completion = engine.generate([prompt], params)[0][0]
+        text = "".join(engine.stream(prompt, params, continuation=True))
+        whole = tiny_tokenizer.decode(ids + completion.token_ids, skip_special_tokens=True)
+        assert text == whole[len(tiny_tokenizer.decode(ids, skip_special_tokens=True)) :]
+        assert text.lstrip() == completion.text.lstrip()
+        spaced += text != completion.text
+    assert spaced, "no prompt's continuation started with a '▁' piece: the test checks nothing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -124,7 +125,9 @@ def test_generate_quantize_int8_equals_the_engine_on_the_int8_model(source_dir):
     assert isinstance(model.model.layers[0].self_attn.q_proj, Int8Linear)
     tokenizer = load(src)
     params = SamplingParams(max_new_tokens=6, temperature=0.0, repetition_penalty=1.1)
-    expected = GenerationEngine(model, tokenizer).generate(["The quick brown"], params)[0][0].text
+    expected = "".join(
+        GenerationEngine(model, tokenizer).stream("The quick brown", params, continuation=True)
+    )
     assert result.stdout.rstrip("\n").endswith("The quick brown" + expected)
     bad = CliRunner().invoke(app, args + ["--quantize", "int4"])
     assert bad.exit_code != 0 and "unknown quantization 'int4'" in bad.output
@@ -151,3 +154,25 @@ def test_eval_loss_quantize_int8_online_and_from_an_int8_directory(source_dir, t
         losses[label] = json.loads(out.read_text())["pooled"]["loss"]
     assert losses["online"] == pytest.approx(losses["dir"], rel=1e-6)
     assert losses["online"] != losses["fp32"] and losses["online"] == pytest.approx(losses["fp32"], rel=0.02)
+
+
+def test_bnb_int8_is_refused_without_a_cuda_gpu_before_loading(source_dir, tmp_path):
+    """bitsandbytes LLM.int8 (the official 8-bit mode) is CUDA only: online and offline refuse with the reason."""
+    from skywork.model.quantize import load_for_inference
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible: bench/gpu.sh checks bnb-int8 there")
+    src, _ = source_dir
+
+    def message(result) -> str:  # the usage error's text without rich's box and line breaks
+        return re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+
+    online = CliRunner().invoke(app, ["generate", str(src), "-p", "x", "--quantize", "bnb-int8"])
+    assert online.exit_code == 2 and "needs a CUDA GPU" in message(online)
+    offline = CliRunner().invoke(
+        app, ["quantize", str(src), "-o", str(tmp_path / "q"), "--method", "bnb-int8"]
+    )
+    assert offline.exit_code == 2 and "needs a CUDA GPU" in message(offline)
+    assert not (tmp_path / "q").exists()
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        load_for_inference(src, device="cpu", quantize="bnb-int8")

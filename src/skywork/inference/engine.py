@@ -18,6 +18,9 @@ token per row per step, the model's forward called directly on a transformers ``
 at a stop token id (EOS by default) or once its decoded tail holds a stop string; ``drop_finished_rows`` removes
 finished rows from the batch (their cache rows too) so they stop costing compute. Leave it off where results must
 be bit-identical to an earlier run that kept them (GSM8K): a smaller batch may round differently.
+``DecodeBatch.absorb`` adds another started batch's rows between two steps (the builtin server's continuous
+batching); ``continuation`` decodes text as the continuation of its prompt (a leading "▁" piece keeps its space,
+as vLLM returns completions).
 
 A :class:`Completion` holds ``token_ids`` as generated (a final stop id included), ``text`` (decoded without the
 stop id, cut before a stop string), ``finish_reason`` ``"stop"`` or ``"length"``, the matched ``stop`` and the
@@ -63,6 +66,19 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
+@dataclass
+class _DecodeState:
+    """What one decoding step needs: the cache, the attention mask, each row's next position and last token."""
+
+    past: DynamicCache
+    mask: torch.Tensor
+    next_pos: torch.Tensor
+    token: torch.Tensor
+    active: list[int]
+    seen: torch.Tensor | None
+    generators: list[torch.Generator] | None
+
+
 class DecodeBatch:
     """Prompts of one shared-prefix length, ``n`` rows each, decoded one step per iteration of :meth:`run`."""
 
@@ -94,6 +110,12 @@ class DecodeBatch:
         self.prompt_of_row = [k for k in range(len(prompts)) for _ in range(n)]
         self.tokens: list[list[int]] = [[] for _ in self.flat_rows]
         self.finish: list[tuple[str, str | int | None] | None] = [None] * len(self.flat_rows)
+        # a prompt's continuation (completions API, `skywork generate`): text keeps a leading "▁" as a space
+        self.continuation = False
+        # new tokens allowed per row (rows of an absorbed batch bring their own)
+        self.budget = [params.max_new_tokens] * len(self.flat_rows)
+        self._state: _DecodeState | None = None  # set by run(); another batch's rows join it in absorb()
+        self._absorbed = False
 
     def _prefill(self, prefix: PrefixCache | None):
         model, device, first = self.engine.model, self.engine.device, self.first
@@ -148,49 +170,117 @@ class DecodeBatch:
             hit = next((s for s in params.stop if s in tail), None)
             if hit is not None:
                 self.finish[r] = ("stop", hit)
-        if self.finish[r] is None and len(self.tokens[r]) >= params.max_new_tokens:
+        if self.finish[r] is None and len(self.tokens[r]) >= self.budget[r]:
             self.finish[r] = ("length", None)
 
     @torch.no_grad()
     def run(self, prefix: PrefixCache | None) -> Iterator[None]:
-        """Decode until every row has finished; yields after each step's tokens are recorded."""
+        """Decode until every row has finished; yields after each step's tokens are recorded.
+
+        The decoding state (cache, mask, positions, the rows in the model's batch) lives on the batch, so that
+        :meth:`absorb` can add another batch's rows between two steps.
+        """
         params, model = self.params, self.engine.model
         past, logits, mask, next_pos = self._prefill(prefix)
         seen = self._seen_tokens(logits.shape[-1])
         generators = row_generators(params, self.flat_rows, self.engine.device)
-        active = list(range(len(self.flat_rows)))  # the rows in the model's batch, in batch order
         token = choose_tokens(logits, params, seen, generators)
+        active = list(range(len(self.flat_rows)))  # the rows in the model's batch, in batch order
+        state = self._state = _DecodeState(past, mask, next_pos, token, active, seen, generators)
         while True:
-            for r, tid in zip(active, token.tolist(), strict=True):
+            for r, tid in zip(state.active, state.token.tolist(), strict=True):
                 if self.finish[r] is None:
                     self.tokens[r].append(tid)
                     self._check_stop(r, tid)
             yield
-            alive = [p for p, r in enumerate(active) if self.finish[r] is None]
+            if self._absorbed:
+                raise RuntimeError("this batch was absorbed into another; step that one")
+            alive = [p for p, r in enumerate(state.active) if self.finish[r] is None]
             if not alive:
                 return
-            if self.engine.drop_finished_rows and len(alive) < len(active):
+            if self.engine.drop_finished_rows and len(alive) < len(state.active):
                 keep = torch.tensor(alive, device=self.engine.device)
-                past.batch_select_indices(keep)
-                mask, next_pos, token = mask[keep], next_pos[keep], token[keep]
-                seen = seen[keep] if seen is not None else None
-                generators = [generators[p] for p in alive] if generators else None
-                active = [active[p] for p in alive]
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+                state.past.batch_select_indices(keep)
+                state.mask, state.next_pos = state.mask[keep], state.next_pos[keep]
+                state.token = state.token[keep]
+                state.seen = state.seen[keep] if state.seen is not None else None
+                state.generators = [state.generators[p] for p in alive] if state.generators else None
+                state.active = [state.active[p] for p in alive]
+            state.mask = torch.cat([state.mask, state.mask.new_ones((len(state.active), 1))], dim=1)
             out = model(
-                input_ids=token.unsqueeze(1),
-                attention_mask=mask,
-                position_ids=next_pos.unsqueeze(1),
-                cache=past,
+                input_ids=state.token.unsqueeze(1),
+                attention_mask=state.mask,
+                position_ids=state.next_pos.unsqueeze(1),
+                cache=state.past,
                 use_cache=True,
             )
-            next_pos = next_pos + 1
-            if seen is not None:
-                seen.scatter_(1, token.unsqueeze(1), True)
-            token = choose_tokens(out.logits[:, -1], params, seen, generators)
+            state.next_pos = state.next_pos + 1
+            if state.seen is not None:
+                state.seen.scatter_(1, state.token.unsqueeze(1), True)
+            state.token = choose_tokens(out.logits[:, -1], params, state.seen, state.generators)
+
+    def absorb(self, other: DecodeBatch) -> None:
+        """Continue ``other``'s rows inside this batch (continuous batching for the server).
+
+        Both batches must be paused in :meth:`run` (each has yielded at least once) and decode with the same
+        settings but ``max_new_tokens``. The shorter KV cache and mask are left-padded (masked) to the longer
+        one's length and the rows are concatenated; positions stay per row, so every row's logits are the ones
+        it would get alone (up to float rounding of a different batch shape). ``other`` must not be stepped
+        again; its rows, tokens and finish reasons are this batch's from now on, after this batch's own.
+        """
+        mine, theirs = self._state, other._state
+        if mine is None or theirs is None:
+            raise RuntimeError("absorb() needs two batches that have both started decoding")
+        if other.params.replace(max_new_tokens=1) != self.params.replace(max_new_tokens=1):
+            raise ValueError("absorb() needs batches with the same sampling settings")
+        width = max(mine.mask.shape[1], theirs.mask.shape[1])
+
+        def left_pad(t: torch.Tensor, dim: int) -> torch.Tensor:
+            missing = width - t.shape[dim]
+            if missing == 0:
+                return t
+            shape = list(t.shape)
+            shape[dim] = missing
+            return torch.cat([t.new_zeros(shape), t], dim=dim)
+
+        for a, b in zip(mine.past.layers, theirs.past.layers, strict=True):
+            a.keys = torch.cat([left_pad(a.keys, -2), left_pad(b.keys, -2)])
+            a.values = torch.cat([left_pad(a.values, -2), left_pad(b.values, -2)])
+        mine.mask = torch.cat([left_pad(mine.mask, 1), left_pad(theirs.mask, 1)])
+        mine.next_pos = torch.cat([mine.next_pos, theirs.next_pos])
+        mine.token = torch.cat([mine.token, theirs.token])
+        if mine.seen is not None:
+            mine.seen = torch.cat([mine.seen, theirs.seen])
+        if mine.generators is not None:
+            mine.generators = mine.generators + theirs.generators
+        offset = len(self.flat_rows)
+        mine.active = mine.active + [r + offset for r in theirs.active]
+        self.prompt_of_row += [k + len(self.prompts) for k in other.prompt_of_row]
+        self.prompts = self.prompts + other.prompts
+        self.flat_rows += other.flat_rows
+        self.tokens += other.tokens
+        self.finish += other.finish
+        if self.images is not None or other.images is not None:
+            self.images = (self.images or [None] * (offset // self.params.n)) + (
+                other.images or [None] * len(other.prompts)
+            )
+        self.budget += other.budget
+        other._absorbed, other._state = True, None
 
     def decode(self, ids: list[int]) -> str:
-        return self.engine.tokenizer.decode(ids, skip_special_tokens=self.params.skip_special_tokens)
+        skip = self.params.skip_special_tokens
+        if not self.continuation or not ids:
+            return self.engine.tokenizer.decode(ids, skip_special_tokens=skip)
+        # SentencePiece drops the space of a leading "▁" piece; after an anchor piece it is kept, as vLLM's
+        # detokenizer keeps it by decoding with the prompt's last tokens in front
+        anchor = self.engine.anchor_ids
+        head = self.engine.tokenizer.decode(anchor, skip_special_tokens=skip)
+        full = self.engine.tokenizer.decode(anchor + list(ids), skip_special_tokens=skip)
+        return (
+            full[len(head) :]
+            if full.startswith(head)
+            else self.engine.tokenizer.decode(ids, skip_special_tokens=skip)
+        )
 
     def text(self, r: int) -> str:
         reason = self.finish[r]
@@ -223,6 +313,7 @@ class GenerationEngine:
         self.drop_finished_rows = drop_finished_rows
         eos = tokenizer.eos_token_id
         self.pad_id = eos if eos is not None else 0
+        self.anchor_ids = tokenizer("a", add_special_tokens=False)["input_ids"]  # see DecodeBatch.decode
         self._prefix: PrefixCache | None = None
 
     def encode(self, prompt: Prompt) -> list[int]:
@@ -264,8 +355,13 @@ class GenerationEngine:
                 results[i] = [batch.completion(k * n + j) for j in range(n)]
         return results
 
-    def stream(self, prompt: Prompt, params: SamplingParams | None = None, images=None) -> Iterator[str]:
+    def stream(
+        self, prompt: Prompt, params: SamplingParams | None = None, images=None, continuation: bool = False
+    ) -> Iterator[str]:
         """Text deltas of one completion; joined they equal ``generate([prompt], params)[0][0].text``.
+
+        ``continuation``: the text continues ``prompt`` as written (a leading space kept: ``prompt + text`` reads
+        right), as the completions API returns it.
 
         A delta is held back while the text ends in an incomplete UTF-8 character (a byte-fallback piece) or
         could still be the start of a stop string.
@@ -276,6 +372,7 @@ class GenerationEngine:
         batch = DecodeBatch(
             self, params, [self.encode(prompt)], [0], 0, [images] if images is not None else None
         )
+        batch.continuation = continuation
         hold = max((len(s) for s in params.stop), default=1) - 1
         emitted = ""
         for _ in batch.run(None):

@@ -34,7 +34,7 @@ def _with_chat_stops(tokenizer, params: SamplingParams) -> SamplingParams:
 def generate_text(model, tokenizer, prompt: str, sampling: SamplingParams) -> Iterator[str]:
     """Stream the continuation of ``prompt`` (BOS added as in pretraining)."""
     engine = GenerationEngine(model, tokenizer, batch_size=1)
-    return engine.stream(prompt, _with_chat_stops(tokenizer, sampling))
+    return engine.stream(prompt, _with_chat_stops(tokenizer, sampling), continuation=True)
 
 
 @dataclass

@@ -30,4 +30,6 @@ def load_model(
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=dtype or torch.float32, trust_remote_code=False, **kwargs
     )
+    if "device_map" in kwargs:  # placed by accelerate (bitsandbytes 8-bit models refuse .to())
+        return model.eval()
     return model.to(device).eval()

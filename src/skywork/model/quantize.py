@@ -26,7 +26,9 @@ from skywork.model.config import load_config, make_config
 from skywork.utils.io import atomic_dir
 
 QUANT_METHOD = "skywork-int8-weight-only"
-METHODS = ("int8",)
+# bitsandbytes LLM.int8(): the official repo's 8-bit mode (online and offline), CUDA only
+BNB_INT8 = "bnb-int8"
+METHODS = ("int8", BNB_INT8)
 SKIP_MODULES = ("lm_head",)
 # The official README's Skywork-13B inference memory, bf16 and 8-bit (bitsandbytes); printed "GB", they are GiB
 # (our meta-device weights: 25.81 and 13.47 GiB, the rest is the runtime).
@@ -129,10 +131,51 @@ def save_quantized(model: nn.Module, out_dir: str | Path, tokenizer_dir: str | P
     return out_dir
 
 
-def quantize_checkpoint(src: str | Path, out: str | Path, method: str = "int8") -> Path:
-    """Offline quantization: ``src`` (any model directory we load) to an int8 directory at ``out``."""
+def check_bnb(device: torch.device | str) -> None:
+    """Refuse bitsandbytes LLM.int8() where it cannot run (its kernels are CUDA only), before loading anything."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        raise RuntimeError(
+            f"{BNB_INT8} (bitsandbytes LLM.int8) needs a CUDA GPU; this device is {device.type}. "
+            "Use --quantize int8 (weight-only int8, any device) instead."
+        )
+    from skywork.utils.optional import require
+
+    require("bitsandbytes", "gpu", f"--quantize {BNB_INT8}")
+
+
+def is_bnb_dir(model_dir: str | Path) -> bool:
+    """True for a directory saved from a bitsandbytes 8-bit model (``skywork quantize --method bnb-int8``)."""
+    config_file = Path(model_dir) / "config.json"
+    if not config_file.exists():
+        return False
+    quant = json.loads(config_file.read_text()).get("quantization_config") or {}
+    return quant.get("quant_method") == "bitsandbytes"
+
+
+def _load_bnb(model_dir: str | Path, device: torch.device | str) -> nn.Module:
+    """LLM.int8() as the official repo's 8-bit mode: transformers' ``BitsAndBytesConfig(load_in_8bit=True)``."""
+    from transformers import BitsAndBytesConfig
+
     from skywork.model.loading import load_model
 
+    check_bnb(device)
+    device = torch.device(device)
+    kwargs = {} if is_bnb_dir(model_dir) else {"quantization_config": BitsAndBytesConfig(load_in_8bit=True)}
+    return load_model(model_dir, dtype=torch.bfloat16, device_map={"": device.index or 0}, **kwargs)
+
+
+def quantize_checkpoint(src: str | Path, out: str | Path, method: str = "int8") -> Path:
+    """Offline quantization: ``src`` (any model directory we load) to an int8 directory at ``out``.
+
+    ``bnb-int8`` (CUDA) writes the bitsandbytes 8-bit weights (int8 + ``SCB`` scales) with their
+    ``quantization_config``, which transformers (and :func:`load_for_inference`) reload 8-bit on a GPU."""
+    from skywork.model.loading import load_model
+    from skywork.utils.device import resolve_device
+
+    if method == BNB_INT8:
+        model = _load_bnb(src, resolve_device("auto"))
+        return save_quantized(model, out, tokenizer_dir=src)
     model = load_model(src, dtype=torch.bfloat16)
     quantize_model(model, method)
     return save_quantized(model, out, tokenizer_dir=src)
@@ -181,7 +224,8 @@ def load_for_inference(
 ) -> nn.Module:
     """The model of ``generate``, ``chat``, ``eval`` and ``serve``: any model directory we load, as is.
 
-    An int8 directory from ``skywork quantize`` reloads int8 (whatever ``quantize`` says); ``quantize="int8"``
+    ``quantize="bnb-int8"`` (or a directory it wrote offline) loads bitsandbytes LLM.int8() on a CUDA GPU and is
+    refused elsewhere. An int8 directory from ``skywork quantize`` reloads int8 (whatever ``quantize`` says); ``quantize="int8"``
     quantizes any other directory online (bf16 load, then :func:`quantize_model`: embeddings, norms and the head
     in bf16, as the official 8-bit mode). A quantized model ignores ``dtype``: its activations are bf16.
     """
@@ -191,6 +235,8 @@ def load_for_inference(
     if quantize is not None and quantize not in METHODS:
         raise ValueError(f"unknown quantization {quantize!r}; known: {', '.join(METHODS)}")
     target = resolve_device(device)
+    if quantize == BNB_INT8 or is_bnb_dir(model_dir):
+        return _load_bnb(model_dir, target)
     if is_quantized_dir(model_dir):
         return load_quantized(model_dir).to(target)
     if quantize is not None:

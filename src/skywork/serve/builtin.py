@@ -162,8 +162,9 @@ class Service:
         if params.n > self.max_batch_rows:
             raise APIError(f"n must be at most {self.max_batch_rows} on this server", param="n")
         job = GenerationRequest(
-            ids, params, asyncio.get_running_loop(), asyncio.Queue(), stream=request.stream, images=images
-        )
+            ids, params, asyncio.get_running_loop(), asyncio.Queue(), stream=request.stream, images=images,
+            continuation=isinstance(request, CompletionRequest),
+        )  # fmt: skip
         self.scheduler.submit(job)
         return job
 

@@ -56,7 +56,8 @@ def serve(
     ),
     max_model_len: int | None = typer.Option(None, help="Context length served (default: min(model, 4096))."),
     quantize: str | None = quantize_option(
-        "int8: builtin, our int8 weight-only (online); vllm, a compressed-tensors W8A8 int8 copy it serves."
+        "int8: builtin, our int8 weight-only (online); vllm, a compressed-tensors W8A8 int8 copy it serves. "
+        "bnb-int8: builtin on a CUDA GPU, bitsandbytes LLM.int8 (the official 8-bit mode)."
     ),
     served_model_name: str | None = typer.Option(None, help="Model name in the API (default: the dir name)."),
     kv_cache_gib: int = typer.Option(2, help="vLLM CPU KV-cache reservation in GiB (whole GiB)."),
@@ -146,17 +147,27 @@ def _serve_builtin(
 def quantize(
     model: Path = model_argument("Model directory to quantize."),
     output: Path = output_option(..., help="Output directory (int8 safetensors + config + tokenizer)."),
-    method: str = typer.Option("int8", help="int8: weight-only, per-channel symmetric (torchao's scheme)."),
+    method: str = typer.Option(
+        "int8",
+        help="int8: weight-only, per-channel symmetric (torchao's scheme; any device). bnb-int8: bitsandbytes "
+        "LLM.int8 on a CUDA GPU, the official repo's offline 8-bit checkpoint.",
+    ),
 ) -> None:
     """Write an int8 checkpoint of MODEL that reloads with skywork.model.quantize.load_quantized."""
     from skywork.model.quantize import METHODS, quantize_checkpoint, weight_bytes
 
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    from skywork.model.quantize import load_quantized
+    from skywork.model.quantize import BNB_INT8, check_bnb, load_for_inference
+    from skywork.utils.device import resolve_device
 
+    if method == BNB_INT8:
+        try:
+            check_bnb(resolve_device("auto"))
+        except RuntimeError as err:
+            raise typer.BadParameter(str(err), param_hint="--method") from None
     quantize_checkpoint(model, output, method=method)
-    size = weight_bytes(load_quantized(output)) / 2**20
+    size = weight_bytes(load_for_inference(output)) / 2**20
     console.print(f"wrote {output} ({method}, {size:.1f} MiB of weights)")
 
 

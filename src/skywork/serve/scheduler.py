@@ -1,15 +1,15 @@
 """The built-in server's scheduler: requests wait in a queue, one worker thread decodes them in batches.
 
-Why this shape: the generation engine decodes a fixed batch of prompts one step at a time (``DecodeBatch.run``); it
-cannot add a prompt to a batch that is running. So the worker takes every waiting request that decodes with the
-same settings (all but ``max_tokens``, which is enforced per request), up to ``max_batch_rows`` rows in all, as
-one batch, and after each step hands every request its new text. Requests that arrive while batches run become a
-new batch at the next step, and the worker steps the running batches in turn (one forward pass each), so a new
-request starts at once instead of waiting for the others to finish; at most ``max_running_batches`` (2) run at
-once, so a burst of requests groups into few batches rather than one forward pass per request. A request whose client went away, or that
-reached its own ``max_tokens``, is marked finished, and the engine drops its row from the batch at the next step
-(``drop_finished_rows``): its slot costs nothing from then on. Merging batches (continuous batching) is vLLM's
-job; this server is the fallback.
+The worker takes the waiting requests that decode with the same settings (all but ``max_tokens``, which each row
+keeps as its own budget), up to ``max_batch_rows`` rows in all. It prefills them as a batch of their own and sends
+their first tokens at once, then, if a running batch decodes with the same settings, that batch absorbs them
+(``DecodeBatch.absorb``: the KV caches are left-padded to one length and concatenated) so that one forward pass
+per step serves every request: continuous batching, as vLLM does, in its simplest form (no paged KV cache, no
+chunked prefill, no preemption). Requests with other settings run as a batch beside it, at most
+``max_running_batches`` batches at once, stepped in turn. A request whose client went away, or that reached its
+own ``max_tokens``, is finished, and the engine drops its row from the batch at the next step
+(``drop_finished_rows``): its slot costs nothing from then on. vLLM stays the engine of record; this server is
+the fallback where it cannot be installed.
 
 Results go back to the request's asyncio queue through ``loop.call_soon_threadsafe`` as :class:`Event` s.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from skywork.inference.engine import Completion, DecodeBatch, GenerationEngine
@@ -48,6 +47,7 @@ class GenerationRequest:
     events: asyncio.Queue
     stream: bool = False
     cancelled: bool = False  # set by the API side when the client disconnects
+    continuation: bool = False  # completions API: the text continues the prompt (a leading space kept)
     images: object = None  # multimodal models: pixel values of the prompt's images (skywork.mm), else None
 
     def send(self, event: Event) -> None:
@@ -57,9 +57,28 @@ class GenerationRequest:
             self.cancelled = True
 
 
-def batch_key(params: SamplingParams) -> SamplingParams:
+def send_all(events: list[tuple[GenerationRequest, Event]]) -> None:
+    """Hand a step's events to their requests with one wake-up of each event loop, not one per token: the
+    wake-up is a write to the loop's self-pipe, which costs as much as a small model's step for 16 streams."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[GenerationRequest, Event]]] = {}
+    for request, event in events:
+        by_loop.setdefault(request.loop, []).append((request, event))
+    for loop, pairs in by_loop.items():
+
+        def deliver(pairs=pairs) -> None:
+            for request, event in pairs:
+                request.events.put_nowait(event)
+
+        try:
+            loop.call_soon_threadsafe(deliver)
+        except RuntimeError:  # the event loop is closed: the server is shutting down
+            for request, _ in pairs:
+                request.cancelled = True
+
+
+def batch_key(request: GenerationRequest) -> tuple[SamplingParams, bool]:
     """Requests whose keys are equal decode in one batch (``max_tokens`` is enforced per request)."""
-    return params.replace(max_new_tokens=1)
+    return request.params.replace(max_new_tokens=1), request.continuation
 
 
 @dataclass
@@ -98,9 +117,7 @@ class Scheduler:
     engine: GenerationEngine
     max_batch_rows: int = 32
     gather_s: float = 0.01  # after the first request arrives, wait this long for the ones sent with it
-    max_running_batches: int = (
-        2  # more would cost a forward pass each per step; later arrivals wait and group
-    )
+    max_running_batches: int = 2  # batches of different sampling settings decoding side by side
     stats: SchedulerStats = field(default_factory=SchedulerStats)
     _waiting: list[GenerationRequest] = field(default_factory=list, init=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False)
@@ -147,9 +164,9 @@ class Scheduler:
             self._waiting = [r for r in self._waiting if not r.cancelled]
             if not self._waiting or self._waiting[0].params.n > room:
                 return []
-            key, chosen, rows, rest = batch_key(self._waiting[0].params), [], 0, []
+            key, chosen, rows, rest = batch_key(self._waiting[0]), [], 0, []
             for request in self._waiting:
-                if batch_key(request.params) == key and rows + request.params.n <= room:
+                if batch_key(request) == key and rows + request.params.n <= room:
                     chosen.append(request)
                     rows += request.params.n
                 else:
@@ -158,69 +175,116 @@ class Scheduler:
             self.stats.waiting = len(rest)
             return chosen
 
+    def _put_back(self, requests: list[GenerationRequest]) -> None:
+        with self._cond:
+            self._waiting = requests + self._waiting
+            self.stats.waiting = len(self._waiting)
+
     def _work(self) -> None:
-        """Step every running batch in turn; admit the requests waiting meanwhile as a new batch."""
-        runs: list[tuple[list[GenerationRequest], Iterator[int]]] = []
-        rows: dict[int, int] = {}  # id(run) -> rows still decoding
+        """Step every running batch in turn; waiting requests join a running batch with their settings.
+
+        A new group of requests is prefilled and given its first tokens as a batch of its own (its time to first
+        token does not wait), then absorbed into the running batch that decodes with the same settings, if any
+        and there is room: one forward pass per step serves them all (continuous batching). Otherwise it runs
+        as a batch of its own, at most ``max_running_batches`` of them.
+        """
+        runs: list[_Run] = []
         while True:
-            room = self.max_batch_rows - sum(rows.values()) if len(runs) < self.max_running_batches else 0
-            batch = self._take(room, block=not runs)
+            busy = sum(run.rows for run in runs)
+            batch = self._take(self.max_batch_rows - busy, block=not runs)
             if batch is None:
                 return
-            if batch:
-                runs.append((batch, self._steps(batch)))
+            host = next((run for run in runs if batch and run.key == batch_key(batch[0])), None)
+            if batch and host is None and len(runs) >= self.max_running_batches:
+                self._put_back(batch)  # other settings: they wait until a running batch finishes
+            elif batch:
+                new = _Run(self, batch)
+                if new.step():  # prefilled, first tokens sent
+                    if host is not None:
+                        host.absorb(new)
+                    else:
+                        runs.append(new)
             for run in list(runs):
-                requests, steps = run
-                try:
-                    rows[id(run)] = next(steps)
-                    continue
-                except StopIteration:
-                    pass
-                except Exception as err:  # a failed forward pass fails its requests, not the server
-                    for request in requests:
-                        request.send(Event("error", text=f"generation failed: {type(err).__name__}: {err}"))
-                runs.remove(run)
-                rows.pop(id(run), None)
-            self.stats.running_rows = sum(rows.values())
+                if not run.step():
+                    runs.remove(run)
+            self.stats.running_rows = sum(run.rows for run in runs)
 
-    def _steps(self, requests: list[GenerationRequest]) -> Iterator[int]:
-        """Decode ``requests`` as one engine batch; yields the rows still decoding after each step."""
-        n = requests[0].params.n
-        params = requests[0].params.replace(max_new_tokens=max(r.params.max_new_tokens for r in requests))
-        # indices all 0: a seeded row draws from seed + j whatever batch it runs in
-        images = [r.images for r in requests] if any(r.images is not None for r in requests) else None
-        batch = DecodeBatch(
-            self.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0, images
-        )
-        hold = max((len(s) for s in params.stop), default=1) - 1
-        texts = [_RowText(hold) for _ in batch.flat_rows]
-        reported = [False] * len(batch.flat_rows)
-        self.stats.batches += 1
-        self.stats.max_batch_rows = max(self.stats.max_batch_rows, len(batch.flat_rows))
-        for _ in batch.run(None):
-            for r, done in enumerate(reported):
-                if done:
-                    continue
-                request, index = requests[r // n], r % n
-                self.stats.generated_tokens += 1
-                if batch.finish[r] is None and request.cancelled:
-                    batch.finish[r] = (CANCELLED, None)
-                elif batch.finish[r] is None and len(batch.tokens[r]) >= request.params.max_new_tokens:
-                    batch.finish[r] = ("length", None)
-                self._report(request, batch, r, index, texts[r], reported)
-            yield reported.count(False)
-
-    def _report(self, request, batch, r: int, index: int, text: _RowText, reported: list[bool]) -> None:
+    def _report(
+        self, request, batch, r: int, index: int, text: _RowText, reported: list[bool]
+    ) -> Event | None:
+        """The event row ``r`` owes its request after a step (a text delta, its finish), if any."""
         finish = batch.finish[r]
         if finish is None:
             if request.stream:
                 piece = text.delta(batch.decode(batch.tokens[r]))
                 if piece:
-                    request.send(Event("delta", index, piece))
-            return
+                    return Event("delta", index, piece)
+            return None
         reported[r] = True
         if finish[0] == CANCELLED:
             self.stats.cancelled_rows += 1
-            return
+            return None
         completion = batch.completion(r)
-        request.send(Event("finish", index, text.rest(completion.text), completion))
+        return Event("finish", index, text.rest(completion.text), completion)
+
+
+class _Run:
+    """One engine batch of the scheduler and the requests its rows answer (row ``r``: request ``r // n``)."""
+
+    def __init__(self, scheduler: Scheduler, requests: list[GenerationRequest]):
+        self.scheduler, self.requests = scheduler, list(requests)
+        self.key = batch_key(requests[0])
+        self.n = requests[0].params.n
+        params = requests[0].params.replace(max_new_tokens=max(r.params.max_new_tokens for r in requests))
+        # indices all 0: a seeded row draws from seed + j whatever batch it runs in
+        images = [r.images for r in requests] if any(r.images is not None for r in requests) else None
+        self.batch = DecodeBatch(
+            scheduler.engine, params, [r.prompt_ids for r in requests], [0] * len(requests), 0, images
+        )
+        self.batch.budget = [r.params.max_new_tokens for r in requests for _ in range(self.n)]
+        self.batch.continuation = requests[0].continuation
+        self.hold = max((len(s) for s in params.stop), default=1) - 1
+        self.texts = [_RowText(self.hold) for _ in self.batch.flat_rows]
+        self.reported = [False] * len(self.batch.flat_rows)
+        self.steps = self.batch.run(None)
+        self.rows = len(self.batch.flat_rows)
+        stats = scheduler.stats
+        stats.batches += 1
+        stats.max_batch_rows = max(stats.max_batch_rows, len(self.batch.flat_rows))
+
+    def step(self) -> bool:
+        """One decoding step and its events; False once every row has finished (or the step failed)."""
+        try:
+            next(self.steps)
+        except StopIteration:
+            return False
+        except Exception as err:  # a failed forward pass fails its requests, not the server
+            for request in self.requests:
+                request.send(Event("error", text=f"generation failed: {type(err).__name__}: {err}"))
+            return False
+        batch, stats = self.batch, self.scheduler.stats
+        events: list[tuple[GenerationRequest, Event]] = []
+        for r, done in enumerate(self.reported):
+            if done:
+                continue
+            request, index = self.requests[r // self.n], r % self.n
+            stats.generated_tokens += 1
+            if batch.finish[r] is None and request.cancelled:
+                batch.finish[r] = (CANCELLED, None)
+            event = self.scheduler._report(request, batch, r, index, self.texts[r], self.reported)
+            if event is not None:
+                events.append((request, event))
+        send_all(events)
+        self.rows = self.reported.count(False)
+        return self.rows > 0
+
+    def absorb(self, other: _Run) -> None:
+        """Take ``other``'s rows into this batch (:meth:`DecodeBatch.absorb`); ``other`` is not stepped again."""
+        self.batch.absorb(other.batch)
+        self.requests += other.requests
+        self.texts += other.texts
+        self.reported += other.reported
+        self.rows += other.rows
+        self.scheduler.stats.max_batch_rows = max(
+            self.scheduler.stats.max_batch_rows, len(self.batch.flat_rows)
+        )

@@ -142,8 +142,9 @@ def sampling_options(command: Callable) -> Callable:
 
 
 QUANTIZE_HELP = (
-    "Online quantization: int8 (weight-only, per-channel; embeddings, norms and the head stay bf16). "
-    "An int8 directory from `skywork quantize` loads int8 without it."
+    "Online quantization: int8 (weight-only, per-channel; embeddings, norms and the head stay bf16; any "
+    "device), or bnb-int8 (bitsandbytes LLM.int8, the official repo's 8-bit mode; CUDA only). A directory "
+    "from `skywork quantize` loads quantized without it."
 )
 
 
@@ -153,6 +154,14 @@ def quantize_option(help: str = QUANTIZE_HELP) -> Any:
 
 
 def _check_quantize(value: str | None) -> str | None:
-    if value not in (None, "int8"):
-        raise typer.BadParameter(f"unknown quantization {value!r}; choose int8")
+    if value not in (None, "int8", "bnb-int8"):
+        raise typer.BadParameter(f"unknown quantization {value!r}; choose int8 or bnb-int8")
+    if value == "bnb-int8":  # refused before any loading where it cannot run (the model layer refuses too)
+        import torch
+
+        if not torch.cuda.is_available():
+            raise typer.BadParameter(
+                "bnb-int8 (bitsandbytes LLM.int8) needs a CUDA GPU and none is visible; use int8 (weight-only, "
+                "any device)"
+            )
     return value
