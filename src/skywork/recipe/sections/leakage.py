@@ -69,9 +69,10 @@ def section(ctx, names: list[str], img_dir) -> Section | None:
                 "p",
                 "The call comes from the decision table (docs/evaluation.md): the per-item paired gaps "
                 "(loss of the rephrasing − loss of the original) splitting into an unexposed group and a clearly "
-                "higher one calls exposure of those items (two-group likelihood-ratio test, p ≤ α, groups at "
-                "least D = 2 sds apart); Δ1 and Δ2 together call exposure of the whole split; Δ1 alone, when the "
-                "gaps form one group, is familiarity with the benchmark's style, not leakage.",
+                "higher one calls exposure of those items (likelihood ratio of two Student-t groups against one, "
+                "null bootstrapped at the gaps' own tail weight; p ≤ α, two modes at least D = 2 scales apart); "
+                "Δ1 and Δ2 together call exposure of the whole split; Δ1 alone, when the gaps form one group, is "
+                "familiarity with the benchmark's style, not leakage.",
             ),
             (
                 "table",
