@@ -280,7 +280,9 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
         "leakage"
     ]
     assert leak["paired"]["version"] == 2 and leak["decision"]["version"] == 3
-    assert {"p_value", "separation", "split", "style_offset"} <= set(leak["paired"]["groups"])
+    assert {"p_value", "separation", "split", "style_offset", "tail_df", "bimodal"} <= set(
+        leak["paired"]["groups"]
+    )
     assert len(leak["paired"]["top_items"]) == 3 and "per_item" not in leak["paired"]
     scores = [it["score"] for it in leak["paired"]["top_items"]]
     assert scores == sorted(scores, reverse=True)
@@ -296,6 +298,7 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     assert verdicts.title == "Leakage verdicts" and leakage_section.KINDS == ("evaluate",)
     (signal_header, signal_rows), (item_header, item_rows) = [p for k, p in verdicts.blocks if k == "table"]
     assert signal_rows[0][0] == "tiny" and signal_rows[0][-2] == leak["decision"]["call"]
+    assert "null " in signal_rows[0][4] and signal_rows[0][4].startswith("p = ")
     assert "two-group test" in signal_header and "min-k%" in item_header and len(item_rows) == 3
 
 
