@@ -53,7 +53,7 @@ def _mcq_prompt(row: dict) -> str:
 
 
 def gsm8k_task(data: Path, work: Path, n_items: int, n_train: int) -> dict:
-    """GSM8K: test = first n_items test problems (paired with their rephrasings), train = n_train pt_train problems."""
+    """GSM8K: test = the first n_items test problems (paired with their rephrasings), train = n_train problems."""
     test_src = data / "openai+grade-school-math/grade_school_math/data/test.jsonl"
     rephrase = data / "lm-sys+llm-decontaminator/data/rephrase/rephrase_gsm8k.jsonl"
     test = [json.loads(x) for x in test_src.read_text(encoding="utf-8").splitlines()[:n_items]]
@@ -78,7 +78,7 @@ def gsm8k_task(data: Path, work: Path, n_items: int, n_train: int) -> dict:
 
 
 def mmlu_task(data: Path, work: Path, n_items: int) -> dict:
-    """MMLU sociology: test = first n_items rows (paired), train = dev + val rows, ref = the other rows rephrased."""
+    """MMLU sociology: test = first n_items rows (paired), train = dev + val rows, ref = the rest rephrased."""
     folder = data / "lm-sys+llm-decontaminator/data/rephrase"
     rows = read_questions(folder / "sociology_test.csv", "mmlu")
     lines = (folder / "sociology_test_rephrase_english_filtered_question.jsonl").read_text().splitlines()

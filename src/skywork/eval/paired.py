@@ -13,10 +13,11 @@ A large positive gap says the original wording is unusually easy for the model. 
 each gap has noise around it; without exposure the gaps form **one group** around the offset (the original and
 its rephrasing are two interchangeable renderings of the item). Exposure to a subset of the items lowers just
 those originals' losses: their gaps form a second, higher group. :func:`two_group_test` asks whether the gaps
-split so (a likelihood-ratio test of two Gaussian groups against one, calibrated by simulation); when they do,
-the lower group's mean is the style offset. Per item, ``score = gap - style offset`` (nats/token), ``z = score /
-sd`` of the unexposed group, ``p_exposed`` (posterior of the upper group) and a min-k% prob (:mod:`min_k`). The
-mean gap's interval comes from a paired bootstrap over items (an item's two losses move together).
+split so (a likelihood-ratio test of two Student-t groups against one, its null bootstrapped from the fitted
+one-group model, so heavy tails alone do not make a second group); when they do, the lower group's location is
+the style offset. Per item, ``score = gap - style offset`` (nats/token), ``z = score / sd`` of the unexposed
+group, ``p_exposed`` (posterior of the upper group) and a min-k% prob (:mod:`min_k`). The mean gap's interval
+comes from a paired bootstrap over items (an item's two losses move together).
 
 Views (what is compared, so both sides hold the same content):
 
@@ -319,9 +320,10 @@ def two_group_test(gaps: np.ndarray, alpha: float, n_null: int = 199) -> dict:
     alike and cannot. The statistic is the likelihood ratio of two Student-t groups (shared scale) against one
     t group, the tail weight of each chosen by likelihood. Its null is a parametric bootstrap (McLachlan 1987, the
     bootstrap likelihood-ratio test for the number of mixture components): ``n_null`` sets of the same size
-    drawn from the *fitted* one-group model, refitted the same way (:func:`null_ratios`). The ratio is location- and scale-free, so only
-    the fitted tail weight (``nu_one``) enters the null: a heavy-tailed single group is compared with heavy-tailed
-    single groups, not with Gaussian ones (which made heavy tails look like a second group). The split is called
+    drawn from the *fitted* one-group model, refitted the same way (:func:`null_ratios`). The ratio is location-
+    and scale-free, so only the fitted tail weight (``nu_one``) enters the null: a heavy-tailed single group is
+    compared with heavy-tailed single groups, not with Gaussian ones (which made heavy tails look like a second
+    group; decision table v2). The split is called
     when ``p <= alpha``, the groups are separated (Ashman's D = (high - low) / scale >= 2) and the fitted density
     has two modes, the upper group holds at least 3 items and the lower group at least a quarter of them (its
     location is the style offset).
@@ -336,6 +338,7 @@ def two_group_test(gaps: np.ndarray, alpha: float, n_null: int = 199) -> dict:
         null = null_ratios(one["nu_one"], n, n_null)
         p_value = float((1 + np.sum(null >= one["lr"])) / (n_null + 1))
     separation = (one["high"] - one["low"]) / max(one["sd"], 1e-12)
+    tail = one["nu_one"]
     exposed_items = one["share"] * n
     split = bool(
         p_value <= alpha
@@ -349,9 +352,7 @@ def two_group_test(gaps: np.ndarray, alpha: float, n_null: int = 199) -> dict:
         "p_value": p_value,
         "alpha": alpha,
         "null_sets": n_null,
-        "tail_df": None
-        if math.isinf(one["nu_one"])
-        else one["nu_one"],  # the fitted null's t df (None: Gaussian)
+        "tail_df": None if math.isinf(tail) else tail,  # the fitted one-group null's t df (None: Gaussian)
         "separation": separation,
         "bimodal": bool(one["bimodal"]),
         "style_offset": one["low"] if split else one["mean_one"],
