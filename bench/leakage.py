@@ -15,9 +15,9 @@ without the paired reference (the item's own loss, lower = more exposed), a seco
 false alarm, the Δ1 rule.
 
 MMLU has no train split for these subjects beyond dev/val, so train = sociology dev + val rows; the reference set
-for Δ1 is GPT-4 rephrasings of other sociology test items (written in another style, never trained on).
+for Δ1 is GPT-4 rephrasings of the sociology test items not scored (another style, never trained on).
 
-    python bench/leakage.py [--items 48] [--base-steps 200] [--steps 300] [--hidden 64] [--layers 2]
+    python bench/leakage.py [--items 128] [--train-items 256] [--base-steps 200] [--steps 300] [--hidden 64]
 """
 
 from __future__ import annotations
@@ -52,15 +52,14 @@ def _mcq_prompt(row: dict) -> str:
     return f"{row['question']}\n{choices}\nAnswer: {row['answer']}"
 
 
-def gsm8k_task(data: Path, work: Path, n_items: int) -> dict:
-    """GSM8K: test = first n_items test problems (paired with their rephrasings), train = pt_train problems."""
+def gsm8k_task(data: Path, work: Path, n_items: int, n_train: int) -> dict:
+    """GSM8K: test = the first n_items test problems (paired with their rephrasings), train = n_train problems."""
     test_src = data / "openai+grade-school-math/grade_school_math/data/test.jsonl"
     rephrase = data / "lm-sys+llm-decontaminator/data/rephrase/rephrase_gsm8k.jsonl"
     test = [json.loads(x) for x in test_src.read_text(encoding="utf-8").splitlines()[:n_items]]
     paired = [json.loads(x) for x in rephrase.read_text(encoding="utf-8").splitlines()[:n_items]]
     train = [
-        json.loads(x)
-        for x in (data / "SkyworkAI+Skywork/data/pt_train.jsonl").open().readlines()[: 8 * n_items]
+        json.loads(x) for x in (data / "SkyworkAI+Skywork/data/pt_train.jsonl").open().readlines()[:n_train]
     ]
     ref_src = data / "SkyworkAI+Skywork/data/eval_loss/mock_gsm8k_test_public.jsonl"
     ref = [json.loads(x) for x in ref_src.read_text(encoding="utf-8").splitlines()[:n_items]]
@@ -79,7 +78,7 @@ def gsm8k_task(data: Path, work: Path, n_items: int) -> dict:
 
 
 def mmlu_task(data: Path, work: Path, n_items: int) -> dict:
-    """MMLU sociology: test = first n_items rows (paired), train = dev + val rows, ref = other rows rephrased."""
+    """MMLU sociology: test = first n_items rows (paired), train = dev + val rows, ref = the rest rephrased."""
     folder = data / "lm-sys+llm-decontaminator/data/rephrase"
     rows = read_questions(folder / "sociology_test.csv", "mmlu")
     lines = (folder / "sociology_test_rephrase_english_filtered_question.jsonl").read_text().splitlines()
@@ -87,6 +86,10 @@ def mmlu_task(data: Path, work: Path, n_items: int) -> dict:
     mmlu = data / "hiyouga+LLaMA-Factory/evaluation/mmlu/data"
     train = read_questions(mmlu / "dev/sociology_dev.csv", "mmlu")
     train += read_questions(mmlu / "val/sociology_val.csv", "mmlu")
+    if n_items > len(rows) - 16:
+        sys.exit(
+            f"--items {n_items}: MMLU sociology has {len(rows)} test rows, and the reference needs 16 of them"
+        )
     d = work / "mmlu"
     d.mkdir()
     with (d / "test.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -95,7 +98,7 @@ def mmlu_task(data: Path, work: Path, n_items: int) -> dict:
             writer.writerow([r["question"], r["A"], r["B"], r["C"], r["D"], r["answer"]])
     ref = [
         {"text": f"{rephrased[i]} {rows[i][rows[i]['answer']]}"}
-        for i in range(n_items, min(len(rows), 2 * n_items))
+        for i in range(n_items, len(rows))
         if rephrased[i].strip()
     ]
     return {
@@ -201,7 +204,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--items", type=int, default=48, help="Test items scored per benchmark (half planted)."
+        "--items", type=int, default=128, help="Test items scored per benchmark (half planted; MMLU <= 185)."
+    )
+    parser.add_argument(
+        "--train-items", type=int, default=256, help="GSM8K train problems in both continuations' mix."
     )
     parser.add_argument("--base-steps", type=int, default=200, help="Steps of base training on generic text.")
     parser.add_argument("--steps", type=int, default=300, help="Steps of each continuation.")
@@ -238,7 +244,10 @@ def main() -> None:
     train_on(base, tokenizer, generic, args.base_steps, args.seq, args.lr, seed=0)
     base_state = {k: v.clone() for k, v in base.state_dict().items()}
     print(f"base model trained in {time.perf_counter() - start:.0f}s")
-    tasks = {"gsm8k": gsm8k_task(data, work, args.items), "mmlu": mmlu_task(data, work, args.items)}
+    tasks = {
+        "gsm8k": gsm8k_task(data, work, args.items, args.train_items),
+        "mmlu": mmlu_task(data, work, args.items),
+    }
     for name, task in tasks.items():
         kept = load_pairs(task["files"]["test"], task["files"]["paired"]).indices
         print(f"{name}: {len(kept)} paired items of {args.items}")

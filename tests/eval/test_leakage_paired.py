@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from skywork.eval.cli import app
 from skywork.eval.leakage import decide, leakage_test
 from skywork.eval.min_k import min_k_prob
-from skywork.eval.paired import fit_two_groups, item_auc, load_pairs, score_gaps
+from skywork.eval.paired import fit_two_groups, item_auc, load_pairs, null_ratios, score_gaps
 from skywork.recipe.report import _evaluation
 from skywork.recipe.sections import leakage as leakage_section
 from skywork.utils.io import InputError
@@ -111,7 +111,7 @@ def test_decision_table_rows_from_synthetic_gaps(gaps, d1, d2, below, call, test
     pair = _paired_signal(gaps) if gaps is not None else None
     signals = {"delta1": d1, "delta2": d2, "test_below_train": below, "paired": pair and pair["exposed"]}
     decision = decide(signals, -0.3, -0.3 if below else 0.3, pair)
-    assert decision["call"] == call and decision["test_leak"] is test_leak and decision["version"] == 2
+    assert decision["call"] == call and decision["test_leak"] is test_leak and decision["version"] == 3
     if pair is not None:
         assert "two-group test p =" in decision["verdict"] and (decision["driver"] or call == "none")
         assert ("driven by the paired gaps" in decision["verdict"]) is (
@@ -142,6 +142,40 @@ def test_two_group_test_finds_the_exposed_items_and_spares_style_shifts():
     low = _style(48, 0.3, 11)
     low[:6] -= 1.5
     assert not _paired_signal(low)["exposed"]
+
+
+def test_heavy_tailed_single_group_never_splits_and_a_planted_half_on_heavy_tails_does():
+    """The rule of decision table v3: the null is one group with the data's own fitted tail weight.
+
+    Short items and odd rephrasings give real gap distributions heavy tails; against a Gaussian null (table v2)
+    such a single group looked like a core plus a second group (t(3), 200 items: 22% of sets split).
+    """
+    heavy = [
+        0.3 + 0.15 * np.random.default_rng(seed).standard_t(df, 200) for df in (2, 3) for seed in range(4)
+    ]
+    results = [_paired_signal(gaps)["groups"] for gaps in heavy]
+    assert not any(g["split"] for g in results)
+    assert {g["tail_df"] for g in results} <= {1.0, 2.0, 4.0, 8.0}  # fitted as heavy-tailed, not Gaussian
+    # half of 128 items planted 1 nat/token above the rest, on the same kind of heavy-tailed noise (t(5))
+    planted = 0.3 + 0.15 * np.random.default_rng(20).standard_t(5, 128)
+    planted[::2] += 1.0
+    pair = _paired_signal(planted)
+    groups = pair["groups"]
+    assert groups["split"] and groups["p_value"] <= 0.01 and groups["bimodal"] and groups["separation"] > 4
+    assert abs(groups["exposed_share"] - 0.5) < 0.05 and abs(groups["style_offset"] - 0.3) < 0.05
+    items = _gap_items(planted)
+    score_gaps(items, 0.01, 3.0, 100, 0.95, np.random.default_rng(0))
+    agree = np.mean([it["flagged"] == (i % 2 == 0) for i, it in enumerate(items)])
+    assert agree >= 0.95  # the exposed-group posterior recovers the planted half
+
+
+def test_two_group_null_is_cached_per_tail_weight_and_size():
+    a, b = null_ratios(3.0, 40, 99), null_ratios(3.0, 40, 99)
+    assert a is b and a.shape == (99,) and (a >= 0).all()
+    gaps = _style(40, 0.3, 21)
+    assert (
+        _paired_signal(gaps, seed=1)["groups"]["p_value"] == _paired_signal(gaps, seed=2)["groups"]["p_value"]
+    )
 
 
 def test_fit_two_groups_is_location_and_scale_free():
@@ -245,8 +279,10 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     leak = read_summary(tmp_path / "run" / "evaluate", kind="eval", max_version=1)["models"]["tiny"][
         "leakage"
     ]
-    assert leak["paired"]["version"] == 2 and leak["decision"]["version"] == 2
-    assert {"p_value", "separation", "split", "style_offset"} <= set(leak["paired"]["groups"])
+    assert leak["paired"]["version"] == 2 and leak["decision"]["version"] == 3
+    assert {"p_value", "separation", "split", "style_offset", "tail_df", "bimodal"} <= set(
+        leak["paired"]["groups"]
+    )
     assert len(leak["paired"]["top_items"]) == 3 and "per_item" not in leak["paired"]
     scores = [it["score"] for it in leak["paired"]["top_items"]]
     assert scores == sorted(scores, reverse=True)
@@ -262,6 +298,7 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     assert verdicts.title == "Leakage verdicts" and leakage_section.KINDS == ("evaluate",)
     (signal_header, signal_rows), (item_header, item_rows) = [p for k, p in verdicts.blocks if k == "table"]
     assert signal_rows[0][0] == "tiny" and signal_rows[0][-2] == leak["decision"]["call"]
+    assert "null " in signal_rows[0][4] and signal_rows[0][4].startswith("p = ")
     assert "two-group test" in signal_header and "min-k%" in item_header and len(item_rows) == 3
 
 

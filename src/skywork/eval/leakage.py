@@ -33,7 +33,7 @@ from skywork.eval.min_k import DEFAULT_K
 from skywork.eval.paired import benchmark_texts, load_pairs, score_pairs
 from skywork.eval.requests import RollingLoss
 
-DECISION_VERSION = 2  # 2: the paired signal is the two-group test (1: excess over the lower-quartile gap)
+DECISION_VERSION = 3  # 3: two Student-t groups, bootstrap null; 2: Gaussian groups; 1: lower-quartile excess
 PAIRED_ALPHA = 0.01  # significance level of the two-group test on the paired gaps
 ITEM_THRESHOLD = 3.0  # sds of the unexposed group: an item this far above the style offset is flagged
 
@@ -100,7 +100,10 @@ def decide(signals: dict[str, bool | None], d1: float, d2: float, paired: dict |
 
     "two groups" is :func:`skywork.eval.paired.two_group_test`: the per-item paired gaps split into an unexposed
     group (the style offset) and a clearly higher one, which exposure to a subset of the items produces and a style
-    shift (it moves every gap alike) does not. Exposure to *every* test item moves all gaps alike too, so the
+    shift (it moves every gap alike) does not. Version 3 of the table: the groups are Student-t groups and the null
+    is one group with the gaps' own fitted tail weight (parametric bootstrap), so a heavy-tailed single group is
+    not split (version 2 used Gaussian groups and a Gaussian null; version 1 an excess over the lower quartile).
+    Exposure to *every* test item moves all gaps alike too, so the
     second row catches it from the splits instead: familiarity with train-style data makes the train split the
     easier one (delta2 > 0), exposure to the test items the test split ("below": delta2's interval below zero and
     delta2 < -delta2 margin), while the items are still easier than their rephrasings (the gap's interval above 0).

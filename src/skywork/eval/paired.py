@@ -13,10 +13,11 @@ A large positive gap says the original wording is unusually easy for the model. 
 each gap has noise around it; without exposure the gaps form **one group** around the offset (the original and
 its rephrasing are two interchangeable renderings of the item). Exposure to a subset of the items lowers just
 those originals' losses: their gaps form a second, higher group. :func:`two_group_test` asks whether the gaps
-split so (a likelihood-ratio test of two Gaussian groups against one, calibrated by simulation); when they do,
-the lower group's mean is the style offset. Per item, ``score = gap - style offset`` (nats/token), ``z = score /
-sd`` of the unexposed group, ``p_exposed`` (posterior of the upper group) and a min-k% prob (:mod:`min_k`). The
-mean gap's interval comes from a paired bootstrap over items (an item's two losses move together).
+split so (a likelihood-ratio test of two Student-t groups against one, its null bootstrapped from the fitted
+one-group model, so heavy tails alone do not make a second group); when they do, the lower group's location is
+the style offset. Per item, ``score = gap - style offset`` (nats/token), ``z = score / sd`` of the unexposed
+group, ``p_exposed`` (posterior of the upper group) and a min-k% prob (:mod:`min_k`). The mean gap's interval
+comes from a paired bootstrap over items (an item's two losses move together).
 
 Views (what is compared, so both sides hold the same content):
 
@@ -34,6 +35,8 @@ leave a few out), as are GSM8K items whose final answers disagree.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,77 +163,170 @@ def _pair(view, test, i, rows, records, rephrased: str) -> tuple[str, str] | Non
 
 # ------------------------------------------------------------------------------------------ the two-group test
 
-EM_STEPS = 80
+EM_STEPS = 60
 SPLITS = (0.25, 0.5, 0.75)  # EM starts: the items above each of these quantiles form the upper group
-MIN_SEPARATION = 2.0  # Ashman's D: two groups are told apart when their means are >= 2 sds apart
+TAILS = (1.0, 2.0, 4.0, 8.0, 16.0, math.inf)  # Student-t degrees of freedom tried (inf: Gaussian), best kept
+MIN_SEPARATION = 2.0  # Ashman's D: two groups are told apart when their means are >= 2 scales apart
 MIN_UNEXPOSED_SHARE = 0.25  # the lower (style-offset) group must hold at least a quarter of the items
 MIN_EXPOSED_ITEMS = 3  # ... and the upper group at least this many items (one odd item is no group)
 
 
-def fit_two_groups(x: np.ndarray) -> dict[str, np.ndarray]:
-    """Maximum-likelihood fit of one Gaussian and of two Gaussians with a shared sd, for each row of ``x``.
+def _log_t(z2: np.ndarray, nu: float) -> np.ndarray:
+    """Log density of the standard Student-t with ``nu`` degrees of freedom at ``z`` (given ``z**2``)."""
+    if math.isinf(nu):
+        return -0.5 * math.log(2 * math.pi) - 0.5 * z2
+    const = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+    return const - (nu + 1) / 2 * np.log1p(z2 / nu)
 
-    ``x`` is ``[rows, items]``. EM from three starts (the items above the 25th / 50th / 75th percentile as the
-    upper group), the best likelihood kept. Returns per row: ``lr`` (2 x log-likelihood ratio, two groups vs one),
-    ``low`` / ``high`` (group means), ``sd`` (shared within-group sd), ``share`` (weight of the upper group),
-    ``sd_one`` / ``mean_one`` (the one-group fit) and ``posterior`` ``[rows, items]`` (P(upper group | gap)).
-    """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    n = x.shape[1]
-    mean_one = x.mean(axis=1, keepdims=True)
+
+def _t_weights(z2: np.ndarray, nu: float) -> np.ndarray:
+    """EM weights of the t as a scale mixture of Gaussians: far points count less (1 for the Gaussian)."""
+    return np.ones_like(z2) if math.isinf(nu) else (nu + 1) / (nu + z2)
+
+
+def _fit_one_t(x: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ML location-scale t (fixed ``nu``) per row: log-likelihood, location, scale."""
+    mu = np.median(x, axis=1, keepdims=True)
+    var = np.maximum(x.var(axis=1, keepdims=True), 1e-12)
+    floor = 1e-8 * var
+    for _ in range(EM_STEPS if not math.isinf(nu) else 1):
+        w = _t_weights((x - mu) ** 2 / var, nu)
+        mu = (w * x).sum(axis=1, keepdims=True) / w.sum(axis=1, keepdims=True)
+        var = np.maximum((w * (x - mu) ** 2).mean(axis=1, keepdims=True), floor)
+    ll = (_log_t((x - mu) ** 2 / var, nu) - 0.5 * np.log(var)).sum(axis=1)
+    return ll, mu[:, 0], np.sqrt(var[:, 0])
+
+
+def _mixture_terms(x, low, high, var, share, nu):
+    """Per item: log of each component's weighted density and their log-sum (the mixture's log density)."""
+    log_high = np.log(share) + _log_t((x - high) ** 2 / var, nu) - 0.5 * np.log(var)
+    log_low = np.log(1 - share) + _log_t((x - low) ** 2 / var, nu) - 0.5 * np.log(var)
+    top = np.maximum(log_high, log_low)
+    return log_high, top + np.log(np.exp(log_high - top) + np.exp(log_low - top))
+
+
+def _fit_two_t(x: np.ndarray, nu: float) -> dict[str, np.ndarray]:
+    """ML mixture of two t groups (shared scale and ``nu``) per row, by EM from three starts, the best kept."""
     var_one = np.maximum(x.var(axis=1, keepdims=True), 1e-12)
-    ll_one = -0.5 * n * (np.log(2 * np.pi * var_one[:, 0]) + 1.0)
     best: dict[str, np.ndarray] | None = None
     for q in SPLITS:
         post = (x > np.quantile(x, q, axis=1, keepdims=True)).astype(np.float64)
-        for _ in range(EM_STEPS):
+        u_high, u_low = post, 1 - post
+        for step in range(EM_STEPS + 1):
             share = np.clip(post.mean(axis=1, keepdims=True), 1e-6, 1 - 1e-6)
-            high = (post * x).sum(axis=1, keepdims=True) / np.maximum(post.sum(axis=1, keepdims=True), 1e-12)
-            low = ((1 - post) * x).sum(axis=1, keepdims=True) / np.maximum(
-                (1 - post).sum(axis=1, keepdims=True), 1e-12
+            high = (u_high * x).sum(axis=1, keepdims=True) / np.maximum(
+                u_high.sum(axis=1, keepdims=True), 1e-12
             )
-            var = (post * (x - high) ** 2 + (1 - post) * (x - low) ** 2).mean(axis=1, keepdims=True)
-            var = np.maximum(var, 1e-6 * var_one)
-            log_high = np.log(share) - 0.5 * (x - high) ** 2 / var
-            log_low = np.log(1 - share) - 0.5 * (x - low) ** 2 / var
-            top = np.maximum(log_high, log_low)
-            norm = top + np.log(np.exp(log_high - top) + np.exp(log_low - top))
+            low = (u_low * x).sum(axis=1, keepdims=True) / np.maximum(u_low.sum(axis=1, keepdims=True), 1e-12)
+            var = (u_high * (x - high) ** 2 + u_low * (x - low) ** 2).mean(axis=1, keepdims=True)
+            var = np.maximum(var, 1e-4 * var_one)
+            log_high, norm = _mixture_terms(x, low, high, var, share, nu)
+            if step == EM_STEPS:
+                break
             post = np.exp(log_high - norm)
-        ll = (norm - 0.5 * np.log(2 * np.pi * var)).sum(axis=1)
+            u_high = post * _t_weights((x - high) ** 2 / var, nu)
+            u_low = (1 - post) * _t_weights((x - low) ** 2 / var, nu)
+        fit = {"ll": norm.sum(axis=1), "low": low[:, 0], "high": high[:, 0], "scale": np.sqrt(var[:, 0])}
+        fit |= {"share": share[:, 0], "posterior": np.exp(log_high - norm)}
         if best is None:
-            best = {"ll": ll, "low": low, "high": high, "var": var, "share": share, "post": post}
+            best = fit
         else:
-            better = ll > best["ll"]
-            for key, value in (("ll", ll), ("low", low), ("high", high), ("var", var), ("share", share)):
-                best[key] = np.where(better if key == "ll" else better[:, None], value, best[key])
-            best["post"] = np.where(better[:, None], post, best["post"])
-    swap = best["high"] < best["low"]  # keep "high" the upper group's mean
-    low = np.where(swap, best["high"], best["low"])[:, 0]
-    high = np.where(swap, best["low"], best["high"])[:, 0]
-    share = np.where(swap, 1 - best["share"], best["share"])[:, 0]
-    posterior = np.where(swap, 1 - best["post"], best["post"])
+            better = fit["ll"] > best["ll"]
+            best = {
+                k: np.where(better[:, None] if v.ndim == 2 else better, v, best[k]) for k, v in fit.items()
+            }
+    assert best is not None
+    return best
+
+
+def _bimodal(low, high, scale, share, nu) -> np.ndarray:
+    """Whether each fitted two-group density has a valley between the group means (two modes, not a skewed one)."""
+    grid = low[:, None] + np.linspace(0.0, 1.0, 101)[None, :] * (high - low)[:, None]
+    density = np.stack(
+        [
+            share[i] * np.exp(_log_t(((grid[i] - high[i]) / scale[i]) ** 2, nu[i]))
+            + (1 - share[i]) * np.exp(_log_t(((grid[i] - low[i]) / scale[i]) ** 2, nu[i]))
+            for i in range(len(low))
+        ]
+    )
+    left = np.maximum.accumulate(density, axis=1)
+    right = np.maximum.accumulate(density[:, ::-1], axis=1)[:, ::-1]
+    return (density < 0.999 * np.minimum(left, right)).any(axis=1)
+
+
+def fit_two_groups(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Maximum-likelihood fits of one Student-t group and of two t groups (shared scale), for each row of ``x``.
+
+    ``x`` is ``[rows, items]``. The degrees of freedom are chosen by likelihood from :data:`TAILS` (1 to 16, or
+    Gaussian), separately for the one-group and the two-group fit, so a heavy-tailed single group is fitted as one
+    heavy-tailed group rather than as a core plus a group of outliers. Returns per row: ``lr`` (2 x log-likelihood
+    ratio, two groups vs one), ``low`` / ``high`` (group locations), ``sd`` (the groups' shared scale; the sd when
+    Gaussian), ``share`` (weight of the upper group), ``nu`` / ``nu_one`` (degrees of freedom of the two-group /
+    one-group fit), ``mean_one`` / ``sd_one`` (mean and sd of the gaps), ``bimodal`` (the two-group density has
+    two modes) and ``posterior`` ``[rows, items]`` (P(upper group | gap)).
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    rows = np.arange(x.shape[0])
+    ones = [_fit_one_t(x, nu) for nu in TAILS]
+    ll_one = np.stack([o[0] for o in ones])
+    pick_one = ll_one.argmax(axis=0)
+    twos = [_fit_two_t(x, nu) for nu in TAILS]
+    ll_two = np.stack([t["ll"] for t in twos])
+    pick_two = ll_two.argmax(axis=0)
+
+    def chosen(key: str) -> np.ndarray:
+        return np.stack([t[key] for t in twos])[pick_two, rows]
+
+    nu = np.asarray(TAILS)[pick_two]
+    low, high, scale, share = chosen("low"), chosen("high"), chosen("scale"), chosen("share")
+    posterior = chosen("posterior")
+    swap = high < low  # keep "high" the upper group's location
+    low, high = np.where(swap, high, low), np.where(swap, low, high)
+    share, posterior = np.where(swap, 1 - share, share), np.where(swap[:, None], 1 - posterior, posterior)
     return {
-        "lr": np.maximum(2.0 * (best["ll"] - ll_one), 0.0),
+        "lr": np.maximum(2.0 * (ll_two[pick_two, rows] - ll_one[pick_one, rows]), 0.0),
         "low": low,
         "high": high,
-        "sd": np.sqrt(best["var"][:, 0]),
+        "sd": scale,
         "share": share,
-        "mean_one": mean_one[:, 0],
-        "sd_one": np.sqrt(var_one[:, 0]),
+        "nu": nu,
+        "nu_one": np.asarray(TAILS)[pick_one],
+        "mean_one": x.mean(axis=1),
+        "sd_one": x.std(axis=1),
+        "bimodal": _bimodal(low, high, scale, share, nu),
         "posterior": posterior,
     }
 
 
-def two_group_test(gaps: np.ndarray, alpha: float, n_null: int, rng: np.random.Generator) -> dict:
+@functools.lru_cache(maxsize=64)
+def null_ratios(nu: float, n: int, n_null: int) -> np.ndarray:
+    """Likelihood ratios of ``n_null`` sets of ``n`` gaps drawn from one t group with ``nu`` degrees of freedom.
+
+    The ratio is location- and scale-free, so this is the null of every set of ``n`` gaps whose one-group fit has
+    tail weight ``nu``: it is drawn once per process from a seed fixed by ``(nu, n, n_null)`` (the same gaps always
+    get the same p-value) and cached.
+    """
+    rng = np.random.default_rng([n, n_null, 0 if math.isinf(nu) else round(nu * 1000)])
+    draws = rng.standard_normal((n_null, n)) if math.isinf(nu) else rng.standard_t(nu, (n_null, n))
+    return fit_two_groups(draws)["lr"]
+
+
+def two_group_test(gaps: np.ndarray, alpha: float, n_null: int = 199) -> dict:
     """Do the paired gaps split into an unexposed group and a clearly higher, exposed-looking one?
 
-    Without exposure every item's gap is the set's style offset plus noise: one group. Exposure to a subset of
-    the items lowers exactly those originals' losses, so their gaps form a second, higher group (a heavy upper tail,
-    or two modes); a style shift moves every gap alike and cannot. The statistic is the likelihood ratio of two
-    Gaussian groups (shared sd) against one; it is location- and scale-free, so its null distribution depends only
-    on the number of items and is simulated (``n_null`` standard-normal sets of the same size). The split is called
-    when ``p <= alpha``, the groups are separated (Ashman's D = (high - low) / sd >= 2), the upper group holds at
-    least 3 items and the lower group at least a quarter of them (its mean is the style offset).
+    Without exposure every item's gap is the set's style offset plus noise: one group, whose tails may be heavy
+    (short items, odd rephrasings). Exposure to a subset of the items lowers exactly those originals' losses, so
+    their gaps form a second, higher group (two modes, or a bump in the upper tail); a style shift moves every gap
+    alike and cannot. The statistic is the likelihood ratio of two Student-t groups (shared scale) against one
+    t group, the tail weight of each chosen by likelihood. Its null is a parametric bootstrap (McLachlan 1987, the
+    bootstrap likelihood-ratio test for the number of mixture components): ``n_null`` sets of the same size
+    drawn from the *fitted* one-group model, refitted the same way (:func:`null_ratios`). The ratio is location-
+    and scale-free, so only the fitted tail weight (``nu_one``) enters the null: a heavy-tailed single group is
+    compared with heavy-tailed single groups, not with Gaussian ones (which made heavy tails look like a second
+    group; decision table v2). The split is called
+    when ``p <= alpha``, the groups are separated (Ashman's D = (high - low) / scale >= 2) and the fitted density
+    has two modes, the upper group holds at least 3 items and the lower group at least a quarter of them (its
+    location is the style offset).
     """
     gaps = np.asarray(gaps, dtype=np.float64)
     n = len(gaps)
@@ -239,13 +335,15 @@ def two_group_test(gaps: np.ndarray, alpha: float, n_null: int, rng: np.random.G
     if n < 2 * MIN_EXPOSED_ITEMS or one["sd_one"] < 1e-9:
         p_value = 1.0
     else:
-        null = fit_two_groups(rng.standard_normal((n_null, n)))["lr"]
+        null = null_ratios(one["nu_one"], n, n_null)
         p_value = float((1 + np.sum(null >= one["lr"])) / (n_null + 1))
     separation = (one["high"] - one["low"]) / max(one["sd"], 1e-12)
+    tail = one["nu_one"]
     exposed_items = one["share"] * n
     split = bool(
         p_value <= alpha
         and separation >= MIN_SEPARATION
+        and one["bimodal"]
         and exposed_items >= MIN_EXPOSED_ITEMS
         and 1 - one["share"] >= MIN_UNEXPOSED_SHARE
     )
@@ -254,7 +352,9 @@ def two_group_test(gaps: np.ndarray, alpha: float, n_null: int, rng: np.random.G
         "p_value": p_value,
         "alpha": alpha,
         "null_sets": n_null,
+        "tail_df": None if math.isinf(tail) else tail,  # the fitted one-group null's t df (None: Gaussian)
         "separation": separation,
+        "bimodal": bool(one["bimodal"]),
         "style_offset": one["low"] if split else one["mean_one"],
         "sd": one["sd"] if split else one["sd_one"],
         "shift": one["high"] - one["low"],
@@ -361,7 +461,7 @@ def score_gaps(
     to each item. Returns ``gap`` (mean) and ``ci`` (paired bootstrap), ``groups`` (:func:`two_group_test`),
     ``exposed`` (the two groups were called), ``flagged`` / ``flagged_fraction`` and ``item_threshold``."""
     gaps = np.asarray([it["gap"] for it in items], dtype=np.float64)
-    groups = two_group_test(gaps, alpha, n_null, rng)
+    groups = two_group_test(gaps, alpha, n_null)
     posterior = groups.pop("posterior")
     for it, p in zip(items, posterior, strict=True):
         it["score"] = float(it["gap"] - groups["style_offset"])

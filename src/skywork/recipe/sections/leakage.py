@@ -21,6 +21,13 @@ def _flag(value: Any) -> str:
     return "–" if value is None else ("yes" if value else "no")
 
 
+def _null(groups: dict) -> str:
+    """The one-group null of the two-group test: Student-t at the fitted tail weight, or Gaussian."""
+    if "tail_df" not in groups:  # decision table v2 summaries: a Gaussian null
+        return "Gaussian"
+    return "Gaussian" if groups["tail_df"] is None else f"t({groups['tail_df']:g})"
+
+
 def section(ctx, names: list[str], img_dir) -> Section | None:
     """One table of signals and calls, one of top items, for every evaluation stage with a paired leakage test."""
     signal_rows, item_rows, threshold, k = [], [], "–", 0.2
@@ -41,7 +48,7 @@ def section(ctx, names: list[str], img_dir) -> Section | None:
                     f"{fmt(leak.get('delta1'), 3)} ({_flag(signals.get('delta1'))})",
                     f"{fmt(leak.get('delta2'), 3)} ({_flag(signals.get('delta2'))})",
                     f"{paired['gap']:+.3f} [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}]",
-                    f"p = {groups['p_value']:.3f}, D = {groups['separation']:.1f}",
+                    f"p = {groups['p_value']:.3f}, D = {groups['separation']:.1f}, null {_null(groups)}",
                     f"{exposed_items} / {paired['items']}" if groups["split"] else "one group",
                     str(decision.get("call", "–")),
                     str(decision.get("driver") or "–"),
@@ -69,9 +76,10 @@ def section(ctx, names: list[str], img_dir) -> Section | None:
                 "p",
                 "The call comes from the decision table (docs/evaluation.md): the per-item paired gaps "
                 "(loss of the rephrasing − loss of the original) splitting into an unexposed group and a clearly "
-                "higher one calls exposure of those items (two-group likelihood-ratio test, p ≤ α, groups at "
-                "least D = 2 sds apart); Δ1 and Δ2 together call exposure of the whole split; Δ1 alone, when the "
-                "gaps form one group, is familiarity with the benchmark's style, not leakage.",
+                "higher one calls exposure of those items (likelihood ratio of two Student-t groups against one, "
+                "null bootstrapped at the gaps' own tail weight; p ≤ α, two modes at least D = 2 scales apart); "
+                "Δ1 and Δ2 together call exposure of the whole split; Δ1 alone, when the gaps form one group, is "
+                "familiarity with the benchmark's style, not leakage.",
             ),
             (
                 "table",
