@@ -279,7 +279,7 @@ def test_suite_summary_and_report_hold_the_paired_keys(tmp_path, planted, tiny_m
     leak = read_summary(tmp_path / "run" / "evaluate", kind="eval", max_version=1)["models"]["tiny"][
         "leakage"
     ]
-    assert leak["paired"]["version"] == 2 and leak["decision"]["version"] == 3
+    assert leak["paired"]["version"] == 3 and leak["decision"]["version"] == 3
     assert {"p_value", "separation", "split", "style_offset", "tail_df", "bimodal"} <= set(
         leak["paired"]["groups"]
     )

@@ -28,9 +28,8 @@ from skywork.utils.io import InputError, atomic_write_json
 
 SUMMARY_KIND = "eval"
 SUMMARY_VERSION = 1
-PAIRED_SUMMARY_VERSION = (
-    2  # 2: two-group test, min-k%; the version of summary.json's leakage.paired / leakage.decision key sets
-)
+# the version of summary.json's leakage.paired key set: 2 two-group test, min-k%; 3 groups.tail_df, groups.bimodal
+PAIRED_SUMMARY_VERSION = 3
 
 
 @dataclass
