@@ -35,10 +35,17 @@ class MMDataSection:
         default_factory=list,
         help="Image JSONL files of `skywork.data.synth.images` (train/images.jsonl, ...).",
     )
-    use: Literal["captions", "dialogues", "both"] | None = field(
+    use: Literal["captions", "dialogues", "both", "questions", "dialogues+questions"] | None = field(
         None,
-        help="captions: 'describe the image' -> caption (alignment); dialogues: the QA dialogues; both; null: the "
-        "stage kind's default (mm_encoder: both, mm_align: captions, mm_instruct: dialogues).",
+        help="captions: 'describe the image' -> caption (alignment); dialogues: the QA dialogues; both; "
+        "questions: every question of an image (qa and yes/no) as its own one-turn example; "
+        "dialogues+questions; null: the stage kind's default (mm_encoder: both, mm_align: captions, "
+        "mm_instruct: dialogues).",
+    )
+    question_kinds: list[str] | None = field(
+        None,
+        help="With use questions: only these kinds (color, count, shape, position, size, reading, chart, digit, "
+        "parity) and yes/no categories (existence, count, position, ocr, chart); null: all.",
     )
     languages: list[str] = field(
         default_factory=lambda: ["en", "zh"], help="Caption languages used (captions)."
@@ -112,8 +119,10 @@ def read_image_rows(files: list[str], max_images: int | None = None) -> list[dic
     return rows
 
 
-def conversations(row: dict, use: str, languages: list[str]) -> list[Conversation]:
-    """The conversations one image row trains: its captions or its dialogues."""
+def conversations(
+    row: dict, use: str, languages: list[str], question_kinds: list[str] | None = None
+) -> list[Conversation]:
+    """The conversations one image row trains: its captions, its dialogues and/or each of its questions."""
     from skywork.data.synth.images import IMAGE_PLACEHOLDER
 
     out = []
@@ -126,7 +135,7 @@ def conversations(row: dict, use: str, languages: list[str]) -> list[Conversatio
             for lang in languages
             if lang in row["captions"]
         ]
-    if use in ("dialogues", "both"):
+    if use in ("dialogues", "both", "dialogues+questions"):
         for dialogue in row["dialogues"]:
             messages = dialogue["messages"]
             turns = tuple(
@@ -134,6 +143,12 @@ def conversations(row: dict, use: str, languages: list[str]) -> list[Conversatio
                 for i in range(0, len(messages) - 1, 2)
             )
             out.append(Conversation(turns, source=row["_source"]))
+    if use in ("questions", "dialogues+questions"):
+        for q in row.get("qa", []) + row.get("yesno", []):
+            if question_kinds is None or q.get("kind", q.get("category")) in question_kinds:
+                if q["lang"] in languages:
+                    turn = Turn(IMAGE_PLACEHOLDER + q["question"], q["answer"])
+                    out.append(Conversation((turn,), source=row["_source"]))
     return out
 
 
@@ -147,7 +162,7 @@ def encode_rows(
     token_id = image_token_id(tokenizer, image_token)
     examples = []
     for index, row in enumerate(rows):
-        for conversation in conversations(row, data.use, data.languages):
+        for conversation in conversations(row, data.use, data.languages, data.question_kinds):
             turns = tuple(
                 Turn(t.user.replace(IMAGE_PLACEHOLDER, image_token), t.assistant) for t in conversation.turns
             )

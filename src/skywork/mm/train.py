@@ -12,8 +12,9 @@ mm_instruct    projector + llm (ViT frozen)      dialogues                ``mm.i
 The encoder stage is our choice among the two the issue allows: **end to end from scratch** on captions rather
 than CLIP-style contrastive pretraining, because the one loop's loss is next-token cross-entropy and a
 contrastive loss would need a text tower and a batch-level objective the loop does not compute (a second loop is
-not allowed); captioning trains the ViT through the LLM's loss instead (docs/mm.md has its figures). Only the
-stage defaults differ; any stage may set ``mm.train`` and ``data.use`` itself.
+not allowed); the LLM's loss trains the ViT instead (docs/mm.md has its figures). Only the stage defaults
+differ; any stage may set ``mm.train`` and ``data.use`` itself (the demo's encoder reads ``questions``: every
+visual-fact question of an image as its own example, which learned to read the image where captions did not).
 
 The stages are resumable as the loop is (checkpoints hold the whole LLaVA state, the optimizer of the trainable
 parts and the batch source's position); ``final/`` is a LLaVA model directory (:func:`skywork.mm.processor.save_mm_dir`).
