@@ -529,14 +529,17 @@ def select_chinese_words(
     def from_corpus(word: str) -> bool:
         return word in corpus_candidates or word in joins or (word in helpers and from_corpus(helpers[word]))
 
+    def is_join(word: str) -> bool:  # a join, or the helper half a join brought along
+        return word in joins or (word in helpers and is_join(helpers[word]))
+
     n_from_corpus = sum(map(from_corpus, chosen))
     return chosen, {
         "from_corpus": n_from_corpus,
         "from_dictionary": count - n_from_corpus,
         "helpers": sum(w in helpers and w not in corpus_candidates for w in chosen),
         "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
-        "punctuation_joins": sum(w in joins and is_punctuation_join(w) for w in chosen),
-        "joins": dict(sorted(Counter(_kind_of_join(w) for w in chosen if w in joins).items())),
+        "punctuation_joins": sum(is_join(w) and is_punctuation_join(w) for w in chosen),
+        "joins": dict(sorted(Counter(_kind_of_join(w) for w in chosen if is_join(w)).items())),
         "corpus_candidates": len(corpus_candidates),
         "replaced_not_produced": len(dropped) - len(failed),
         "replaced_by_use": len(first_choice - set(chosen) - dropped),
