@@ -114,10 +114,28 @@ def test_counts_f1_equals_char_f1_of_the_voted_text():
         assert page.text(rule) == text
 
 
+def test_the_fit_chooses_which_trafilatura_to_fall_back_to():
+    from skywork.data.extract import FALLBACKS
+
+    pages = synthetic_voted_pages(12)
+    rule = fit_vote_rule(pages)
+    assert rule.fallback in FALLBACKS and rule.to_dict()["fallback"] == rule.fallback
+    for page in pages[:3]:
+        assert set(page.fallbacks) == set(FALLBACKS)
+        for name in FALLBACKS:  # agreement 0: always the fallback's own text
+            assert page.text(VoteRule(rule.weights, rule.threshold, 0.0, name)) == page.fallbacks[name]
+    html = page_html()
+    always = {
+        script: VoteRule(r.weights, r.threshold, 0.0, "trafilatura") for script, r in VOTE_RULES.items()
+    }
+    assert vote_extract(html, always) == EXTRACTORS["trafilatura"](html)
+
+
 def test_shipped_rules_cover_every_script_and_voter():
     assert set(VOTE_RULES) == {"latin", "han"}
     for rule in VOTE_RULES.values():
         assert tuple(rule.weights) == VOTERS and rule.threshold > 0
+        assert rule.fallback in ("trafilatura", "trafilatura_recall")
 
 
 def test_html_extraction_step_uses_the_configured_method():

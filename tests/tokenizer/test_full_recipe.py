@@ -11,7 +11,7 @@ import yaml
 from skywork.tokenizer import load
 from skywork.tokenizer.corpus import iter_documents
 from skywork.tokenizer.report import tokenizer_report
-from skywork.tokenizer.train import TokenizerTrainConfig, is_punctuation_join, train_tokenizer
+from skywork.tokenizer.train import TokenizerTrainConfig, is_punctuation_join, join_kind, train_tokenizer
 from skywork.utils.config import from_dict
 from skywork.utils.text import is_cjk_ideograph
 
@@ -52,10 +52,19 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
     assert sum(sp.is_byte(i) for i in range(65536)) == 256
     chars, words = pieces[32017:40017], pieces[40017:]
     assert all(len(c) == 1 for c in chars) and sum(is_cjk_ideograph(c) for c in chars) > 7500
-    # words and phrases are all-ideograph; the rest join Chinese punctuation (。” ”， %。)
+    # words and phrases are all-ideograph; the rest are joins of Chinese punctuation (。” ”， %。), of Latin
+    # letters inside Chinese text (SZ) and of a space with what follows it (▁据); none mixes scripts
     joins = [w for w in words if not all(is_cjk_ideograph(ch) for ch in w)]
-    assert all(len(w) >= 2 for w in words) and all(is_punctuation_join(w) for w in joins)
-    assert 20 < len(joins) == report["chinese_words"]["punctuation_joins"] < 1000
+    assert all(len(w) >= 2 for w in words)
+    punctuation = [w for w in joins if is_punctuation_join(w)]
+    latin = [w for w in joins if w.isascii() and w.isalpha()]
+    space = [w for w in joins if w[0] == "▁" and join_kind("▁", w[1:]) == "space"]
+    assert len(punctuation) + len(latin) + len(space) == len(joins)
+    kinds = report["chinese_words"]["joins"]
+    assert (
+        20 < len(punctuation) == kinds["punctuation"] == report["chinese_words"]["punctuation_joins"] < 1000
+    )
+    assert (len(latin), len(space)) == (kinds.get("latin", 0), kinds.get("space", 0))
 
     held_out = [
         f"chinese={shared_data}/SkyworkAI+Skywork/data/eval_loss/zh_general.jsonl",

@@ -93,3 +93,48 @@ def test_punctuation_joins_compete_with_the_words(tmp_path):
         else:
             assert not found and reports[joins]["chinese_words"]["punctuation_joins"] == 0
         assert reports[joins]["vocab_size"] == 500 + 120 + 80 + 17
+
+
+def test_join_kinds_stay_within_one_script_and_keep_digits_single():
+    from skywork.tokenizer.train import join_kind
+
+    assert join_kind("。", "”") == "punctuation"
+    assert join_kind("S", "Z") == join_kind("Tik", "Tok") == "latin"
+    assert join_kind("▁", "据") == join_kind("▁", "北京时间") == join_kind("▁", "【") == "space"
+    assert join_kind("迪士", "尼") == "ideograph"
+    # digits stay split; no piece mixes scripts (a plain BPE with the same settings learns none either)
+    for left, right in (
+        ("1", "年"),
+        ("的", "，"),
+        ("a", "的"),
+        ("▁", "a"),
+        ("▁", "%"),
+        ("%", "1"),
+        ("。", "a"),
+    ):
+        assert join_kind(left, right) is None, (left, right)
+
+
+def test_words_are_checked_without_the_dummy_prefix(small_tokenizer):
+    """A space join such as ▁据 must not make 据悉 look unproducible (alone, the dummy prefix would give ▁据 + 悉),
+    and %。 must not lose to the Latin piece ▁%: inside text neither prefix is there."""
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+
+    from skywork.tokenizer.train import _append_pieces, _encodes_as_itself
+
+    out, _ = small_tokenizer
+    proto = sp_pb2.ModelProto()
+    proto.ParseFromString((out / "tokenizer.model").read_bytes())
+    have = {p.piece for p in proto.pieces}
+    words = [w for w in ("▁据", "据悉", "%。") if w not in have]
+    extra = [ch for ch in "据悉%。" if ch not in have]
+    proto = _append_pieces(proto, extra + words, min(p.score for p in proto.pieces) - 1)
+    assert words and _encodes_as_itself(proto, words) == [True] * len(words)
+    # a word that a higher-ranked merge takes apart is reported: 工智 first leaves 人 + 工智 + 能
+    have = {p.piece for p in proto.pieces}
+    parts = [ch for ch in "人工智能" if ch not in have] + [
+        w for w in ("人工", "智能", "人工智能") if w not in have
+    ]
+    proto = _append_pieces(proto, parts, min(p.score for p in proto.pieces) - 1)
+    assert _encodes_as_itself(proto, ["人工智能"]) == [True]
+    assert _encodes_as_itself(_append_pieces(proto, ["工智"], 0.0), ["人工智能"]) == [False]

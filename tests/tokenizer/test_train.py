@@ -8,6 +8,7 @@ import pytest
 import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 from transformers import AutoTokenizer
 
 from skywork.tokenizer import encode_chat, encode_turn, load
@@ -63,8 +64,15 @@ def test_every_added_word_is_produced_by_encoding(small_tokenizer):
     out, report = small_tokenizer
     sp = _sp(out)
     words = [sp.id_to_piece(i) for i in range(1017, 1217)]
+    # as inside running text: without the dummy prefix an encoding starts with (a space join's ▁ is a space)
+    proto = sp_pb2.ModelProto()
+    proto.ParseFromString((out / "tokenizer.model").read_bytes())
+    proto.normalizer_spec.add_dummy_prefix = False
+    inside = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
     for word in words:
-        assert [p for p in sp.encode(word, out_type=str) if p != "▁"] == [word]
+        assert inside.encode(word.replace("▁", " "), out_type=str) == [word]
+        if all(is_cjk_ideograph(c) for c in word):
+            assert sp.encode("。" + word, out_type=str)[-1] == word
     assert report["chinese_words"]["not_produced_alone"] == 0
     # In running text the trained words are used: "机器学习" style words from the corpus come out whole.
     pieces = sp.encode("机器学习是人工智能的一个重要分支。", out_type=str)
@@ -232,6 +240,10 @@ def test_bad_inputs_name_file_line_and_field(tmp_path):
     cfg.write_text("inputs: [a.txt]\nlatin_sise: 10\n")
     with pytest.raises(InputError, match="latin_size"):
         load_train_config(cfg)
+    with pytest.raises(InputError, match="unknown join kinds"):
+        train_tokenizer(
+            TokenizerTrainConfig(inputs=[str(bad)], join_kinds=["emoji"], **SMALL), tmp_path / "out"
+        )
 
 
 def test_save_pretrained_round_trip_keeps_class_ids_and_chat(small_tokenizer, tmp_path):

@@ -75,16 +75,23 @@ def chinese_cleanup(text: str) -> str:
 
 @dataclass(frozen=True)
 class VoteRule:
-    """Voter weights, the vote threshold, and the agreement above which trafilatura's own text is returned
-    (when the vote and trafilatura agree this closely, trafilatura's text is kept: the vote can only rebuild
-    it from whole page lines, and loses what trafilatura cut or joined inside a line)."""
+    """Voter weights, the vote threshold, and the agreement above which the ``fallback`` extractor's own text
+    (one of :data:`FALLBACKS`, a trafilatura mode) is returned: when the vote and trafilatura agree this
+    closely, trafilatura's text is kept, since the vote can only rebuild it from whole page lines and loses what
+    trafilatura cut or joined inside a line."""
 
     weights: dict[str, float]
     threshold: float
     agreement: float = 1.01  # > 1: never fall back
+    fallback: str = "trafilatura_recall"
 
     def to_dict(self) -> dict:
-        return {"weights": self.weights, "threshold": self.threshold, "agreement": self.agreement}
+        return {
+            "weights": self.weights,
+            "threshold": self.threshold,
+            "agreement": self.agreement,
+            "fallback": self.fallback,
+        }
 
 
 # Fitted by ``skywork.data.extract_eval.fit_page_rules`` on all pages of the three benchmarks, one rule per
@@ -100,7 +107,8 @@ VOTE_RULES: dict[str, VoteRule] = {
             "boilerpy3": 1.0,
         },
         4.25,
-        0.8,
+        0.6,
+        "trafilatura",
     ),
     "han": VoteRule(
         {
@@ -113,10 +121,12 @@ VOTE_RULES: dict[str, VoteRule] = {
         },
         1.75,
         0.97,
+        "trafilatura",
     ),
 }
 VOTERS = tuple(VOTE_RULES["latin"].weights)
-FALLBACK = "trafilatura_recall"  # already a voter: the fallback costs no extra extraction
+FALLBACK = "trafilatura_recall"  # the default fallback, already a voter: it costs no extra extraction
+FALLBACKS = ("trafilatura_recall", "trafilatura")  # the fit chooses one per script
 SCRIPTS = ("latin", "han")
 METHODS = ("vote", "trafilatura")
 _WHITESPACE_RE = re.compile(r"\s+")
@@ -160,7 +170,7 @@ def page_script(html: str) -> str:
 
 def vote_extract(html: str, rules: Mapping[str, VoteRule] | None = None) -> str:
     """Main text by the weighted line vote of the page's script rule (default: the fitted :data:`VOTE_RULES`),
-    or trafilatura's own text (:data:`FALLBACK`) when the two agree at least ``rule.agreement`` (character F1)."""
+    or trafilatura's own text (``rule.fallback``) when the two agree at least ``rule.agreement`` (character F1)."""
     rule = (VOTE_RULES if rules is None else rules)[page_script(html)]
     weights = {name: weight for name, weight in rule.weights.items() if weight}
     lines = page_lines(html)
@@ -169,7 +179,7 @@ def vote_extract(html: str, rules: Mapping[str, VoteRule] | None = None) -> str:
         lines, line_votes(lines, list(outputs.values())), list(weights.values()), rule.threshold
     )
     if rule.agreement <= 1.0:
-        trafilatura = outputs.get(FALLBACK) or EXTRACTORS[FALLBACK](html)
+        trafilatura = outputs[rule.fallback] if rule.fallback in outputs else EXTRACTORS[rule.fallback](html)
         if char_f1(text, trafilatura) >= rule.agreement:
             return trafilatura
     return text

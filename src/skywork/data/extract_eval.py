@@ -127,7 +127,7 @@ def evaluate(
 class VotedPage:
     """One page reduced to what fitting the vote needs: the distinct vote patterns of its lines (which voters
     contain a line), the non-whitespace character counts of the lines of each pattern, and the gold counts;
-    plus the lines, votes, gold and trafilatura's text for the agreement fallback."""
+    plus the lines, votes, gold and the texts of the fallback extractors (:data:`~skywork.data.extract.FALLBACKS`)."""
 
     benchmark: str
     page_id: str
@@ -140,7 +140,7 @@ class VotedPage:
     lines: list[str]
     votes: np.ndarray  # (lines, voters) booleans
     gold: str
-    trafilatura: str
+    fallbacks: dict[str, str]
 
     def f1(self, weights: np.ndarray, threshold: float) -> float:
         """Character F1 of the voted text (equal to :func:`char_f1` of it, computed on the counts)."""
@@ -152,8 +152,10 @@ class VotedPage:
         from skywork.data.extract import voted_text
 
         text = voted_text(self.lines, self.votes, list(rule.weights.values()), rule.threshold)
-        if rule.agreement <= 1.0 and char_f1(text, self.trafilatura) >= rule.agreement:
-            return self.trafilatura
+        if rule.agreement <= 1.0:
+            fallback = self.fallbacks[rule.fallback]
+            if char_f1(text, fallback) >= rule.agreement:
+                return fallback
         return text
 
 
@@ -170,7 +172,7 @@ def _counts_f1(predicted: np.ndarray, gold: np.ndarray) -> float:
 
 def voted_page(page: dict, outputs: dict[str, str], visible: bool, folds: int = FOLDS) -> VotedPage:
     """:class:`VotedPage` of a loaded page (``page["benchmark"]`` set) given every extractor's output."""
-    from skywork.data.extract import FALLBACK, VOTERS, line_votes, page_lines, page_script
+    from skywork.data.extract import FALLBACKS, VOTERS, line_votes, page_lines, page_script
 
     lines = page_lines(page["html"])
     votes = line_votes(lines, [outputs[name] for name in VOTERS])
@@ -199,7 +201,7 @@ def voted_page(page: dict, outputs: dict[str, str], visible: bool, folds: int = 
         lines,
         votes,
         page["gold"],
-        outputs[FALLBACK],
+        {name: outputs[name] for name in FALLBACKS if name in outputs},
     )
 
 
@@ -219,8 +221,9 @@ def macro_f1(pages: Sequence[VotedPage], weights: np.ndarray, threshold: float) 
 def fit_vote_rule(pages: Sequence[VotedPage], rounds: int = 3):
     """The :class:`~skywork.data.extract.VoteRule` maximising the benchmark-macro F1 on ``pages``: coordinate
     ascent over a weight grid (one voter at a time, every threshold), from equal weights, then the agreement
-    fallback on its own grid. Deterministic: ties keep the earlier grid point."""
-    from skywork.data.extract import VOTERS, VoteRule
+    fallback on its own grid, for each fallback extractor the pages have. Deterministic: ties keep the earlier
+    grid point."""
+    from skywork.data.extract import FALLBACKS, VOTERS, VoteRule
 
     weights, threshold = np.ones(len(VOTERS)), 3.0
     best = macro_f1(pages, weights, threshold)
@@ -237,16 +240,18 @@ def fit_vote_rule(pages: Sequence[VotedPage], rounds: int = 3):
         if not improved:
             break
     rule = VoteRule(dict(zip(VOTERS, weights.tolist(), strict=True)), threshold)
-    best_agreement, best_score = rule.agreement, -1.0
-    for agreement in AGREEMENT_GRID:
-        trial_rule = VoteRule(rule.weights, threshold, agreement)
-        by_benchmark: dict[str, list[float]] = {}
-        for page in pages:
-            by_benchmark.setdefault(page.benchmark, []).append(char_f1(page.text(trial_rule), page.gold))
-        score = float(np.mean([np.mean(v) for v in by_benchmark.values()]))
-        if score > best_score + 1e-9:
-            best_agreement, best_score = agreement, score
-    return VoteRule(rule.weights, threshold, best_agreement)
+    best_rule, best_score = rule, -1.0
+    fallbacks = [name for name in FALLBACKS if pages and all(name in page.fallbacks for page in pages)]
+    for fallback in fallbacks:
+        for agreement in AGREEMENT_GRID:
+            trial_rule = VoteRule(rule.weights, threshold, agreement, fallback)
+            by_benchmark: dict[str, list[float]] = {}
+            for page in pages:
+                by_benchmark.setdefault(page.benchmark, []).append(char_f1(page.text(trial_rule), page.gold))
+            score = float(np.mean([np.mean(v) for v in by_benchmark.values()]))
+            if score > best_score + 1e-9:
+                best_rule, best_score = trial_rule, score
+    return best_rule
 
 
 def fit_page_rules(pages: Sequence[VotedPage]) -> dict:

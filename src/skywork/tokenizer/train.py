@@ -15,7 +15,9 @@ subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No tra
    SentencePiece BPE only produces a multi-character piece by merging two existing pieces, so a word is only
    taken with such a split (waiting for a later word, or bringing a reachable half along as a helper). Candidates
    are ranked by corpus count, then for ``selection_rounds`` rounds by their worth when the Chinese sample is
-   encoded (uses, plus the worth of the words merged from them: each BPE merge saves one token per use). After
+   encoded (uses, plus the worth of the words merged from them: each BPE merge saves one token per use); *joins*
+   a plain BPE learns from pair counts (punctuation 。”, Latin letters inside Chinese lines, ▁ + a character,
+   ideograph pieces jieba never cuts as one word) compete for the same slots by their pair counts. After
    building the model every word is encoded on its own; words that do not come out as one piece are replaced.
 
 The result is written with the HF files (see :func:`write_tokenizer_dir`).
@@ -41,6 +43,7 @@ from skywork.utils.io import InputError, atomic_dir, atomic_write_json
 from skywork.utils.text import CJK_IDEOGRAPH_RE, has_cjk, is_cjk_ideograph
 
 NORMAL = sp_pb2.ModelProto.SentencePiece.NORMAL
+JOIN_KINDS = ("punctuation", "latin", "space", "ideograph")
 CHAT_RESERVED = ("[USER]", "[BOT]", "[SEP]")
 PAD_TOKEN = "<pad>"
 
@@ -74,9 +77,15 @@ class TokenizerTrainConfig:
     )
     punctuation_pairs: bool = field(
         True,
-        help="From round 2 of the selection, pieces joining Chinese punctuation (。” / ”， / %。, two adjacent "
-        "tokens of the encoded sample, no letter, digit, ideograph or space) compete with the words by the "
-        "same pair counts; false = all-ideograph words only.",
+        help="From round 2 of the selection, joins (two adjacent tokens of the encoded sample whose concatenation "
+        "is new, of the join_kinds: 。” / SZ / ▁据 / 迪士尼) compete with the words by the same pair counts; "
+        "false = all-ideograph words only.",
+    )
+    join_kinds: list[str] = field(
+        default_factory=lambda: list(JOIN_KINDS),
+        help="With punctuation_pairs, the joins that compete for the word slots by their pair counts: "
+        "punctuation (。”), latin (letters inside Chinese lines: S + Z), space (▁ + 据), ideograph (pieces "
+        "jieba never cuts as one word: 迪士 + 尼).",
     )
     selection_rounds: int = field(
         8,
@@ -122,6 +131,11 @@ class TokenizerTrainConfig:
         for name in ("chinese_chars", "chinese_words"):
             if getattr(self, name) < 0:
                 raise InputError("must be >= 0", field=name)
+        unknown = sorted(set(self.join_kinds) - set(JOIN_KINDS))
+        if unknown:
+            raise InputError(
+                f"unknown join kinds {unknown} (expected some of {JOIN_KINDS})", field="join_kinds"
+            )
         for name in ("max_phrase_words", "selection_rounds"):
             if getattr(self, name) < 1:
                 raise InputError("must be >= 1", field=name)
@@ -387,24 +401,26 @@ def _take_reachable(ranked: list[str], count: int, pieces: set[str]) -> tuple[li
     return sorted(chosen, key=position.__getitem__), helpers
 
 
-def _encodes_as_itself(sp: spm.SentencePieceProcessor, words: list[str]) -> list[bool]:
-    """Whether each word comes out as one piece where it occurs. A punctuation join follows a character in real
-    text (5%。, 好。”), never the dummy-prefix "▁" an encoding starts with ("▁%" is a Latin piece and would win
-    there), so it is checked after an ideograph of the vocabulary."""
-    context = next(
-        (
-            sp.id_to_piece(i)
-            for i in range(sp.get_piece_size())
-            if is_cjk_ideograph(sp.id_to_piece(i)[:1]) and len(sp.id_to_piece(i)) == 1
-        ),
-        "",
-    )
-    texts = [context + w if context and is_punctuation_join(w) else w for w in words]
-    out = []
-    for word, text, pieces in zip(words, texts, sp.encode(texts, out_type=str), strict=True):
-        pieces = [p for p in pieces if p != "▁"]
-        out.append(pieces == ([context, word] if text != word else [word]))
-    return out
+def _kind_of_join(word: str) -> str:
+    """The :func:`join_kind` of a chosen join, from its text alone."""
+    if word.startswith("▁"):
+        return "space"
+    if all(is_cjk_ideograph(ch) for ch in word):
+        return "ideograph"
+    return "latin" if word.isascii() and word.isalpha() else "punctuation"
+
+
+def _encodes_as_itself(proto: sp_pb2.ModelProto, words: list[str]) -> list[bool]:
+    """Whether each word comes out as one piece. Words occur inside text, after a character, never after the
+    dummy-prefix "▁" an encoding starts with ("▁%" is a Latin piece and would take "%。" apart there; "▁据", a
+    space join, would take 据悉 apart), so they are checked without the dummy prefix (a space join's ``▁``
+    written as the space it stands for)."""
+    no_prefix = sp_pb2.ModelProto()
+    no_prefix.CopyFrom(proto)
+    no_prefix.normalizer_spec.add_dummy_prefix = False
+    sp = _processor(no_prefix)
+    texts = [w.replace("▁", " ") for w in words]
+    return [pieces == [word] for word, pieces in zip(words, sp.encode(texts, out_type=str), strict=True)]
 
 
 # -------------------------------------------------------------------------------------------- assembly
@@ -484,18 +500,24 @@ def select_chinese_words(
             )
         if rounds == 1:
             first_choice = set(chosen)
-        sp = _processor(_append_pieces(base, chosen, first_score))
-        failed = [w for w, ok in zip(chosen, _encodes_as_itself(sp, chosen), strict=True) if not ok]
+        proto = _append_pieces(base, chosen, first_score)
+        sp = _processor(proto)
+        failed = [w for w, ok in zip(chosen, _encodes_as_itself(proto, chosen), strict=True) if not ok]
         dropped.update(failed)
         selecting = rounds < config.selection_rounds and usage_lines
         if (not failed and not selecting) or rounds >= config.selection_rounds + max_repair_rounds:
             break
         if selecting:
             worth, pair_counts = _worth(
-                sp, chosen, usage_lines, score, config.max_word_length if config.punctuation_pairs else 0
+                sp,
+                chosen,
+                usage_lines,
+                score,
+                config.max_word_length if config.punctuation_pairs else 0,
+                config.join_kinds,
             )
             for word, pairs in pair_counts.items():  # what merging two adjacent tokens into it would save now
-                if word not in score:  # a punctuation join seen as a pair for the first time
+                if word not in score:  # a join seen as a pair for the first time
                     if pairs < config.min_word_count:
                         continue
                     joins.add(word)
@@ -507,13 +529,17 @@ def select_chinese_words(
     def from_corpus(word: str) -> bool:
         return word in corpus_candidates or word in joins or (word in helpers and from_corpus(helpers[word]))
 
+    def is_join(word: str) -> bool:  # a join, or the helper half a join brought along
+        return word in joins or (word in helpers and is_join(helpers[word]))
+
     n_from_corpus = sum(map(from_corpus, chosen))
     return chosen, {
         "from_corpus": n_from_corpus,
         "from_dictionary": count - n_from_corpus,
         "helpers": sum(w in helpers and w not in corpus_candidates for w in chosen),
         "phrases": sum(w in phrase_counts and w not in corpus_counts for w in chosen),
-        "punctuation_joins": sum(w in joins for w in chosen),
+        "punctuation_joins": sum(is_join(w) and is_punctuation_join(w) for w in chosen),
+        "joins": dict(sorted(Counter(_kind_of_join(w) for w in chosen if is_join(w)).items())),
         "corpus_candidates": len(corpus_candidates),
         "replaced_not_produced": len(dropped) - len(failed),
         "replaced_by_use": len(first_choice - set(chosen) - dropped),
@@ -558,8 +584,39 @@ def is_punctuation_join(text: str) -> bool:
     )
 
 
-def _punctuation_pieces(scores: dict[str, float]) -> set[str]:
-    return {p for p in scores if not any(ch.isalnum() or ch.isspace() or ch == "▁" for ch in p)}
+def _join_side(piece: str) -> str | None:
+    """What a piece can take part in as one half of a join: ``"punctuation"`` (no letter, digit, ideograph or
+    space), ``"latin"`` (ASCII letters only), ``"ideograph"`` (ideographs only), ``"space"`` (the lone space
+    marker ``▁``), else None (digits stay single: the recipe splits them)."""
+    if piece == "▁":
+        return "space"
+    if not any(ch.isalnum() or ch.isspace() or ch == "▁" for ch in piece):
+        return "punctuation"
+    if piece.isascii() and piece.isalpha():
+        return "latin"
+    if all(is_cjk_ideograph(ch) for ch in piece):
+        return "ideograph"
+    return None
+
+
+def join_kind(left: str, right: str) -> str | None:
+    """The kind of the piece ``left + right`` a Chinese-word slot may take, or None. Joins are what a plain
+    BPE learns from the pair counts of Chinese text and the composition misses: punctuation (。” / ”，), Latin
+    letters inside Chinese lines (the Latin part never sees them: S + Z of 000001.SZ), the space marker before a
+    Chinese character or punctuation (▁ + 据), and ideograph pieces that jieba never segments as one word or
+    phrase (迪士 + 尼). A join stays within one script, as SentencePiece training keeps its pieces."""
+    sides = _join_side(left), _join_side(right)
+    if sides == ("punctuation", "punctuation"):
+        return "punctuation" if is_punctuation_join(left + right) else None
+    if sides == ("latin", "latin"):
+        return "latin"
+    if sides[0] == "space" and (
+        sides[1] == "ideograph" or (sides[1] == "punctuation" and any(ord(ch) > 0x7F for ch in right))
+    ):
+        return "space"
+    if sides == ("ideograph", "ideograph"):
+        return "ideograph"
+    return None
 
 
 def _worth(
@@ -567,20 +624,22 @@ def _worth(
     words: list[str],
     lines: list[str],
     candidates: dict | set,
-    punctuation_max_len: int = 0,
+    join_max_len: int = 0,
+    join_kinds: tuple[str, ...] | list[str] = JOIN_KINDS,
 ) -> tuple[Counter, Counter]:
     """Tokens each word saves on ``lines``, and how often each candidate is two adjacent tokens there.
 
     Every use of a BPE merge saves one token. A piece that is mostly an intermediate step (人工 inside 人工智能)
     is seldom output itself, yet removing it would make the longer words unreachable, so it inherits their worth.
     A candidate's adjacent-pair count is what adding it would save (the count a BPE trainer merges by); it is
-    lower than its raw count when the current words take part of its text. With ``punctuation_max_len`` > 0 the
-    pair counts also hold every adjacent pair of punctuation pieces that joins into a new
-    :func:`is_punctuation_join` of at most that many characters (how a plain BPE learns "。”").
+    lower than its raw count when the current words take part of its text. With ``join_max_len`` > 0 the
+    pair counts also hold every adjacent pair of pieces that makes a new join (:func:`join_kind`, one of
+    ``join_kinds``) of at most that many characters (how a plain BPE learns "。”").
     """
     scores = _normal_piece_scores(sp)
     piece_id = {piece: sp.piece_to_id(piece) for piece in scores}
-    punctuation = {piece_id[p]: p for p in _punctuation_pieces(scores)} if punctuation_max_len else {}
+    joinable = {piece_id[p]: p for p in scores if _join_side(p)} if join_max_len else {}
+    allowed = set(join_kinds)
     by_pair = {}  # (left id, right id) -> the candidate they spell
     for word in candidates:
         for cut in range(1, len(word)):
@@ -588,21 +647,25 @@ def _worth(
             if left is not None and right is not None:
                 by_pair[left, right] = word
     flat: list[int] = []
+    dummy_prefix = piece_id.get("▁")
     for encoded in sp.encode(list(lines)):
-        flat += encoded
+        # Each training line starts with SentencePiece's dummy-prefix "▁"; held-out text comes as documents, where
+        # that start is rare, so it is not counted (else "▁" + the first character of a line would win slots).
+        flat += encoded[1:] if encoded[:1] == [dummy_prefix] else encoded
         flat.append(-1)  # no pair across lines
     uses = Counter(flat)
     pair_counts: Counter = Counter()
     for pair, n in Counter(zip(flat, flat[1:], strict=False)).items():
         if pair in by_pair:
             pair_counts[by_pair[pair]] += n
-        elif pair[0] in punctuation and pair[1] in punctuation:
-            joined = punctuation[pair[0]] + punctuation[pair[1]]
+        elif pair[0] in joinable and pair[1] in joinable:
+            left, right = joinable[pair[0]], joinable[pair[1]]
+            joined = left + right
             if (
-                len(joined) <= punctuation_max_len
+                len(joined) <= join_max_len
                 and joined not in piece_id
                 and joined not in candidates
-                and is_punctuation_join(joined)
+                and join_kind(left, right) in allowed
             ):
                 pair_counts[joined] += n
     worth = Counter({w: uses[piece_id[w]] for w in words})
