@@ -10,15 +10,20 @@ A tiny model is pretrained at L tokens, then six arms are evaluated with the nee
 5. full-no-cip           the full recipe without the CIP stage
 6. full-no-longsft       the full recipe without the long SFT stage
 
-The pretraining corpus is the generated English web text plus a share of needle-format retrieval documents *at
-length L* (a haystack of web text with one "special magic number" sentence and the question answered at the end),
-so that the base can do the task inside its training length: the test is whether it carries to 4L. Each arm's
-haystack at evaluation is the Paul Graham essays (shared data) or, when absent, held-out corpus text: never a text
-trained on. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L> peer=<base at 4L>`` (goal: >= 0.9 vs
-<= 0.2), one RESULT per arm, and the training cost at 4L vs L with and without activation checkpointing (tokens/s
-and peak memory of a long_cpt step: the process's max RSS and the bytes autograd keeps for backward).
+The base's pretraining data: English LM text (the generated web corpus and four Gutenberg novels) and, in a
+stream of its own (``--needle-share`` of the rows), needle-style documents of exactly L tokens
+(``skywork.data.synth.needle_docs``: the test's format, random values, Gutenberg haystack), so that each packed row
+is one whole document and the needle is never cut from its question. The tokenizer is trained on that text plus
+the needle template. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
+L..4L tokens and standard instructions (all SFT through the ``raw`` template, which is the test's plain prompt).
+The test's haystack is Paul Graham's essays (shared data) or, when absent, held-out corpus text: never a text
+trained on, and its values come from other seeds. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L>
+peer=<base at 4L>`` (goal: >= 0.9 vs <= 0.2), one RESULT per arm, and the training cost at 4L vs L with and without
+activation checkpointing (tokens/s and peak memory of a long_cpt step: the process's max RSS and the bytes
+autograd keeps for backward). ``--only-base`` trains the base alone and tests it at L (with checkpoints every
+quarter): the loop for making the base do the task inside its length.
 
-    nice -n 10 python bench/longctx.py                 # the whole bench, ~25 min on 2 cores
+    nice -n 10 python bench/longctx.py                 # the whole bench (~28 min on 2 loaded cores)
     python bench/longctx.py --quick                    # a few steps of everything (minutes): checks the plumbing
 """
 
