@@ -10,15 +10,20 @@ A tiny model is pretrained at L tokens, then six arms are evaluated with the nee
 5. full-no-cip           the full recipe without the CIP stage
 6. full-no-longsft       the full recipe without the long SFT stage
 
-The pretraining corpus is the generated English web text plus a share of needle-format retrieval documents *at
-length L* (a haystack of web text with one "special magic number" sentence and the question answered at the end),
-so that the base can do the task inside its training length: the test is whether it carries to 4L. Each arm's
-haystack at evaluation is the Paul Graham essays (shared data) or, when absent, held-out corpus text: never a text
-trained on. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L> peer=<base at 4L>`` (goal: >= 0.9 vs
-<= 0.2), one RESULT per arm, and the training cost at 4L vs L with and without activation checkpointing (tokens/s
-and peak memory of a long_cpt step: the process's max RSS and the bytes autograd keeps for backward).
+The base's pretraining data: English LM text (the generated web corpus and four Gutenberg novels) and, in a
+stream of its own (``--needle-share`` of the rows), needle-style documents of exactly L tokens
+(``skywork.data.synth.needle_docs``: the test's format, random values, Gutenberg haystack), so that each packed row
+is one whole document and the needle is never cut from its question. The tokenizer is trained on that text plus
+the needle template. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
+L..4L tokens and standard instructions (all SFT through the ``raw`` template, which is the test's plain prompt).
+The test's haystack is Paul Graham's essays (shared data) or, when absent, held-out corpus text: never a text
+trained on, and its values come from other seeds. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L>
+peer=<base at 4L>`` (goal: >= 0.9 vs <= 0.2), one RESULT per arm, and the training cost at 4L vs L with and without
+activation checkpointing (tokens/s and peak memory of a long_cpt step: the process's max RSS and the bytes
+autograd keeps for backward). ``--only-base`` trains the base alone and tests it at L (with checkpoints every
+quarter): the loop for making the base do the task inside its length.
 
-    nice -n 10 python bench/longctx.py                 # the whole bench, ~25 min on 2 cores
+    nice -n 10 python bench/longctx.py                 # the whole bench (~28 min on 2 loaded cores)
     python bench/longctx.py --quick                    # a few steps of everything (minutes): checks the plumbing
 """
 
@@ -27,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -48,46 +52,64 @@ def log(message: str) -> None:
 # ------------------------------------------------------------------------------------------------------ data
 
 
-def retrieval_documents(tokenizer, filler: str, count: int, length: int, seed: int) -> list[str]:
-    """Needle-format documents of about ``length`` tokens: haystack, needle, question, the value, newline."""
-    from skywork.eval.needle import NeedleBuilder
+GUTENBERG = (
+    "GITenberg+Moby-Dick--Or-The-Whale_2701/2701-0.txt",
+    "GITenberg+Pride-and-Prejudice_1342/1342-0.txt",
+    "GITenberg+The-Adventures-of-Sherlock-Holmes_1661/1661.txt",
+    "GITenberg+Alice-s-Adventures-in-Wonderland_11/11-0.txt",
+)
 
-    builder = NeedleBuilder(tokenizer, filler, seed=seed + 1000)  # other values than the evaluation's seeds
-    r = random.Random(seed)
-    docs, hay = [], builder.hay
-    for i in range(count):
-        start = r.randrange(len(hay))
-        builder.hay = hay[start:] + hay[:start]  # a different stretch of haystack per document
-        cell = builder.cell(length - 12, r.uniform(0, 100), 1, i)
-        text = tokenizer.decode(cell.context[1:] + cell.questions[0]) + f" {cell.values[0]}.\n"
-        docs.append(text)
-    return docs
+
+def training_haystack(shared: Path | None, fallback: list[str]) -> list[str]:
+    """English prose for the training needles and the LM stream: Gutenberg novels (never the test's essays)."""
+    paragraphs = []
+    for rel in GUTENBERG:
+        path = shared / rel if shared else None
+        if path is None or not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+        # drop the Project Gutenberg header and licence around the book
+        start, end = text.find("*** START"), text.find("*** END")
+        text = text[text.find("\n", start) + 1 : end if end > 0 else None] if start >= 0 else text
+        paragraphs += [" ".join(p.split()) for p in text.split("\n\n") if len(p.split()) >= 8]
+    return paragraphs or fallback
 
 
 def prepare(args, work: Path) -> dict:
-    """Tokenizer, pretraining streams (web + retrieval docs), SynL, standard SFT rows, the eval haystack."""
+    """Tokenizer, pretraining streams (LM text + needle documents), SynL, SFT rows, the eval haystack."""
     from skywork.data.synth.demo_corpus import DemoCorpus, DemoCorpusConfig
     from skywork.data.synth.instructions import InstructionConfig, InstructionGenerator
     from skywork.data.synth.long_tables import LongTables, LongTablesConfig
-    from skywork.eval.needle import HAYSTACK_DIR
+    from skywork.data.synth.needle_docs import needle_sft_rows, needle_token_documents
+    from skywork.eval.needle import HAYSTACK_DIR, KEYS, NEEDLE, QUESTION
+    from skywork.longctx.cip import write_token_documents
     from skywork.testing import build_tiny_tokenizer
     from skywork.tokenizer import load
     from skywork.train.shards import tokenize_to_shards
     from skywork.utils.io import read_jsonl_lines, write_jsonl
     from skywork.utils.paths import shared_data_dir
 
-    tok_dir = build_tiny_tokenizer(work / "tokenizer", vocab_size=2000)
-    tokenizer = load(tok_dir)
+    shared = shared_data_dir()
     DemoCorpus(DemoCorpusConfig(seed=0, size_mb=args.corpus_mb, valid_docs=20, leakage_problems=10)).generate(
         work / "corpus"
     )
     web = [row["text"] for _, row in read_jsonl_lines(work / "corpus" / "train" / "web_en.jsonl")]
     held_web, web = web[:40], web[40:]
-    filler = "\n".join(web[:400])
+    prose = training_haystack(shared, web)
+    # LM documents of ~40 paragraphs; the tokenizer learns from the same text (never from the test's essays)
+    books = ["\n\n".join(prose[i : i + 40]) for i in range(0, len(prose), 40)]
+    # the tokenizer learns from the same text and from the needle documents' template (not their values)
+    template = [NEEDLE.format(key=k, value="") + QUESTION.format(key=k) for k in KEYS] * 20
+    tok_dir = build_tiny_tokenizer(work / "tokenizer", vocab_size=args.vocab, texts=web + prose + template)
+    tokenizer = load(tok_dir)
     L = args.length
-    retrieval = retrieval_documents(tokenizer, filler, args.retrieval_docs, L, seed=0)
-    write_jsonl(work / "pretrain.jsonl", [{"text": t} for t in web + retrieval])
+    write_jsonl(work / "pretrain.jsonl", [{"text": t} for t in web + books])
     tokenize_to_shards({"main": [work / "pretrain.jsonl"]}, tok_dir, work / "streams")
+    hay = "\n\n".join(prose)
+    docs = needle_token_documents(
+        tokenizer, hay, args.retrieval_docs, L, seed=1000, min_prompt=0.3, needles=(1, args.max_needles)
+    )
+    write_token_documents(work / "streams", docs, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="needle")
     LongTables(
         LongTablesConfig(
             seed=0,
@@ -101,7 +123,11 @@ def prepare(args, work: Path) -> dict:
     InstructionGenerator(InstructionConfig(seed=0, train_rows=300, heldout_rows=0, zh_share=0.0)).generate(
         work / "instructions"
     )
-    shared = shared_data_dir()
+    # needle-style long SFT rows: prompts of L..4L tokens, other values and haystack than the test's
+    lengths = [L - 16, 2 * L - 16, 3 * L - 16, 4 * L - 16]
+    write_jsonl(
+        work / "needle_sft.jsonl", needle_sft_rows(tokenizer, hay, args.needle_sft_rows, lengths, seed=2000)
+    )
     essays = shared / HAYSTACK_DIR if shared else None
     found = essays is not None and essays.is_dir()
     # the first essays are plenty for 4L tokens (and quick to encode at every needle run)
@@ -111,7 +137,7 @@ def prepare(args, work: Path) -> dict:
         "tokenizer": str(tok_dir),
         "haystack": [str(work / "haystack.jsonl")],
         "haystack_source": "Paul Graham essays" if found else "held-out corpus text",
-        "retrieval_share": len(retrieval) / (len(web) + len(retrieval)),
+        "retrieval_share": args.needle_share,
     }
 
 
@@ -138,13 +164,17 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
             "model": {"preset": "skywork-tiny", "overrides": model_shape(args)},
             "data": {
                 "seq_len": args.length,
-                "sources": [{"name": "main", "path": str(work / "streams" / "main")}],
+                "sources": [
+                    {"name": "main", "path": str(work / "streams" / "main"), "weight": 1 - args.needle_share},
+                    {"name": "needle", "path": str(work / "streams" / "needle"), "weight": args.needle_share},
+                ],
             },
-            "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 20},
+            "optim": {"lr": args.base_lr, "min_lr": args.base_lr / 10, "warmup_steps": 30},
             "max_steps": args.base_steps,
             "micro_batch_size": 8,
             "eval_every": 10**6,
-            "save_every": 10**6,
+            "save_every": max(1, args.base_steps // 4) if args.only_base else 10**6,
+            "keep_last": 8,
         },
     )
     run_pretraining(config, resume="never")
@@ -158,8 +188,24 @@ def long_cpt(args, env: dict, model: Path, out: Path) -> Path:
     long_len = 4 * args.length
     cip_dir = out.parent / "cip"
     if not (cip_dir / "cip" / "meta.json").exists():
+        # CIP over the base's own pretraining documents: the LM text and the needle documents
+        from skywork.longctx.cip import write_token_documents
+        from skywork.tokenizer import load
+        from skywork.train.shards import TokenShards
+
+        streams = Path(args.work) / "streams"
+        if not (streams / "cip_input" / "meta.json").exists():
+            docs = [
+                s.doc(i)
+                for s in (TokenShards(streams / n) for n in ("main", "needle"))
+                for i in range(s.num_docs)
+            ]
+            tokenizer = load(env["tokenizer"])
+            write_token_documents(
+                streams, docs, tokenizer=tokenizer, tokenizer_dir=env["tokenizer"], source="cip_input"
+            )
         build_cip_stream(
-            Path(args.work) / "streams" / "main",
+            streams / "cip_input",
             cip_dir,
             CIPConfig(target_tokens=long_len, min_docs=3, max_docs=6, chunk_min=24, chunk_max=96),
         )
@@ -176,7 +222,7 @@ def long_cpt(args, env: dict, model: Path, out: Path) -> Path:
                     {"name": "main", "path": str(Path(args.work) / "streams" / "main"), "weight": 0.3},
                 ],
             },
-            "optim": {"lr": 1e-3, "schedule": "constant"},
+            "optim": {"lr": args.cip_lr, "schedule": "constant"},
             "max_steps": args.cip_steps,
             "micro_batch_size": 2,
             "eval_every": 10**6,
@@ -196,8 +242,14 @@ def sft(args, env: dict, model: Path, out: Path, files: list[str], seq_len: int,
         {
             "output_dir": str(out),
             "model": {"init_from": str(model)},
-            "data": {"files": files, "seq_len": seq_len, "max_seq_len": seq_len, "samples": 0},
-            "optim": {"lr": 1e-3, "warmup_steps": 5},
+            "data": {
+                "files": files,
+                "seq_len": seq_len,
+                "max_seq_len": seq_len,
+                "samples": 0,
+                "template": "raw",
+            },
+            "optim": {"lr": args.sft_lr, "warmup_steps": 5},
             "max_steps": steps,
             "micro_batch_size": 2,
             "eval_every": 10**6,
@@ -213,7 +265,9 @@ def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
 
     L = args.length
     standard = [str(work / "instructions" / "train.jsonl")]
-    synl = [str(work / "synl" / "train.jsonl"), *standard]  # SynL mixed with some standard SFT data
+    # the long SFT mix: SynL tables, needle-style long prompts (other haystack and values than the test's) and
+    # some standard SFT data
+    synl = [str(work / "synl" / "train.jsonl"), str(work / "needle_sft.jsonl"), *standard]
     arms: dict[str, Path] = {}
     log("pretraining the base at L")
     arms["base"] = pretrain_base(args, env, work)
@@ -233,7 +287,7 @@ def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
-def needle_arm(args, env: dict, model_dir: Path, out: Path) -> dict:
+def needle_arm(args, env: dict, model_dir: Path, out: Path, lengths: list[int] | None = None) -> dict:
     """Accuracy by length over SEEDS needle draws (5 depths each), one heatmap per arm."""
     from skywork.eval.adapter import ModelAdapter
     from skywork.eval.needle import NeedleConfig, run_needle, write_needle_results
@@ -243,7 +297,10 @@ def needle_arm(args, env: dict, model_dir: Path, out: Path) -> dict:
     merged = None
     for seed in range(args.seeds):
         config = NeedleConfig(
-            lengths=[L, 2 * L, 4 * L], depths=[0, 25, 50, 75, 100], haystack=env["haystack"], seed=seed
+            lengths=lengths or [L, 2 * L, 4 * L],
+            depths=[0, 25, 50, 75, 100],
+            haystack=env["haystack"],
+            seed=seed,
         )
         res = run_needle(adapter.model, adapter.tokenizer, config)
         if merged is None:
@@ -386,7 +443,17 @@ def main() -> None:
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--longsft-steps", type=int, default=80)
     parser.add_argument("--corpus-mb", type=float, default=1.5)
-    parser.add_argument("--retrieval-docs", type=int, default=1500)
+    parser.add_argument("--retrieval-docs", type=int, default=4000, help="needle documents of L tokens")
+    parser.add_argument("--needle-share", type=float, default=0.8, help="their share of the base's rows")
+    parser.add_argument(
+        "--max-needles", type=int, default=1, help="needles per training document (all asked)"
+    )
+    parser.add_argument("--needle-sft-rows", type=int, default=200, help="needle-style long SFT rows")
+    parser.add_argument("--base-lr", type=float, default=3e-3)
+    parser.add_argument("--cip-lr", type=float, default=1e-3)
+    parser.add_argument("--sft-lr", type=float, default=1e-3)
+    parser.add_argument("--vocab", type=int, default=4000)
+    parser.add_argument("--only-base", action="store_true", help="train and test the base at L only")
     parser.add_argument("--synl-tables", type=int, default=120)
     parser.add_argument("--seeds", type=int, default=4, help="needle draws per (length, depth)")
     parser.add_argument("--cost-steps", type=int, default=6)
@@ -407,6 +474,12 @@ def main() -> None:
     work.mkdir(parents=True)
     env = prepare(args, work)
     log(f"data ready (retrieval share of the pretraining documents {env['retrieval_share']:.1%})")
+    if args.only_base:
+        base = pretrain_base(args, env, work)
+        for ckpt in [*sorted((work / "base" / "checkpoints").glob("step-*/model")), base]:
+            res = needle_arm(args, env, ckpt, RESULTS_DIR / "longctx" / "base-only", lengths=[args.length])
+            log(f"base at L, {ckpt.parent.name}: needle accuracy {res}")
+        return
     arms = build_arms(args, env, work)
     lengths = [args.length, 2 * args.length, 4 * args.length]
     out_dir = RESULTS_DIR / "longctx"

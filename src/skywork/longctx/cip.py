@@ -283,3 +283,35 @@ class _StreamWriter:
     def close(self) -> list[dict]:
         self._close_shard()
         return self.shards
+
+
+def write_token_documents(
+    out_dir: str | Path,
+    documents: list[np.ndarray],
+    *,
+    tokenizer,
+    tokenizer_dir: str | Path,
+    source: str,
+    shard_tokens: int = SHARD_TOKENS,
+) -> dict:
+    """Write token documents (built in token space, e.g. needle-style samples) as the stream ``out_dir/<source>``."""
+    vocab_size = len(tokenizer)
+    dtype = token_dtype(vocab_size)
+    with atomic_dir(Path(out_dir) / source) as tmp:
+        writer = _StreamWriter(tmp, dtype, shard_tokens)
+        for tokens in documents:
+            writer.add(np.asarray(tokens))
+        meta = {
+            "source": source,
+            "docs": writer.total_docs,
+            "tokens": writer.total_tokens,
+            "shards": writer.close(),
+            "skipped": {},
+            "vocab_size": vocab_size,
+            "dtype": dtype.name,
+            "bos_id": tokenizer.bos_token_id,
+            "eos_id": tokenizer.eos_token_id,
+            "tokenizer_dir": str(Path(tokenizer_dir).resolve()),
+        }
+        atomic_write_json(tmp / "meta.json", meta)
+    return meta
