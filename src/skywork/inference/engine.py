@@ -273,8 +273,7 @@ class DecodeBatch:
             return self.engine.tokenizer.decode(ids, skip_special_tokens=skip)
         # SentencePiece drops the space of a leading "▁" piece; after an anchor piece it is kept, as vLLM's
         # detokenizer keeps it by decoding with the prompt's last tokens in front
-        anchor = self.engine.anchor_ids
-        head = self.engine.tokenizer.decode(anchor, skip_special_tokens=skip)
+        anchor, head = self.engine.anchor_ids, self.engine.anchor_text
         full = self.engine.tokenizer.decode(anchor + list(ids), skip_special_tokens=skip)
         return (
             full[len(head) :]
@@ -313,7 +312,9 @@ class GenerationEngine:
         self.drop_finished_rows = drop_finished_rows
         eos = tokenizer.eos_token_id
         self.pad_id = eos if eos is not None else 0
-        self.anchor_ids = tokenizer("a", add_special_tokens=False)["input_ids"]  # see DecodeBatch.decode
+        # see DecodeBatch.decode: decoded once here, not per row per step
+        self.anchor_ids = tokenizer("a", add_special_tokens=False)["input_ids"]
+        self.anchor_text = tokenizer.decode(self.anchor_ids, skip_special_tokens=True)
         self._prefix: PrefixCache | None = None
 
     def encode(self, prompt: Prompt) -> list[int]:
