@@ -156,3 +156,33 @@ def test_ours_at_least_trafilatura_on_gold_pages(shared_data, benchmark):
     scores = evaluate(shared_data, benchmark, max_pages=4, names=("ours", "trafilatura"))
     assert scores["pages"] == 4
     assert scores["ours"] >= scores["trafilatura"], scores
+
+
+def test_the_consensus_check_replaces_a_text_the_other_extractors_disagree_with():
+    from skywork.data.extract import CANDIDATES, consensus_choice
+
+    # trafilatura (the chosen fallback) kept a comment thread: it agrees 0.5 with every other text, while the
+    # vote and the others agree 0.9 among themselves.
+    def agreement(a: str, b: str) -> float:
+        return 0.5 if "trafilatura" in (a, b) else 0.9
+
+    assert consensus_choice(agreement, "trafilatura", 0.03) == "vote"
+    assert consensus_choice(agreement, "trafilatura", 0.5) == "trafilatura"  # within the margin: kept
+    assert consensus_choice(agreement, "vote", 0.0) == "vote"
+    assert set(CANDIDATES) == {"vote", "trafilatura", "trafilatura_recall"}
+
+
+def test_the_fit_and_the_extractor_make_the_same_consensus_choice():
+    import dataclasses
+
+    html = page_html(extra="(more)")
+    outputs = {name: EXTRACTORS[name](html) for name in VOTERS}
+    page = voted_page({"id": "p", "html": html, "gold": "\n".join(ARTICLE), "benchmark": "a"}, outputs, True)
+    for margin in (None, 0.0, 0.03, 0.5):
+        rules = {script: dataclasses.replace(r, consensus_margin=margin) for script, r in VOTE_RULES.items()}
+        assert vote_extract(html, rules) == page.text(rules[page.script]), margin
+    assert all(rule.to_dict()["consensus_margin"] is not None for rule in VOTE_RULES.values())
+    margin = fit_vote_rule(synthetic_voted_pages(12)).consensus_margin
+    from skywork.data.extract_eval import CONSENSUS_GRID
+
+    assert margin is None or margin in CONSENSUS_GRID

@@ -12,7 +12,7 @@ single-extractor path (trafilatura alone: about 2.5x faster).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,12 +78,18 @@ class VoteRule:
     """Voter weights, the vote threshold, and the agreement above which the ``fallback`` extractor's own text
     (one of :data:`FALLBACKS`, a trafilatura mode) is returned: when the vote and trafilatura agree this
     closely, trafilatura's text is kept, since the vote can only rebuild it from whole page lines and loses what
-    trafilatura cut or joined inside a line."""
+    trafilatura cut or joined inside a line.
+
+    With ``consensus_margin`` set, that choice is then checked against the consensus of all extractors
+    (:func:`consensus_choice`): a candidate text (the vote or one of :data:`FALLBACKS`) that agrees with the other
+    outputs by more than the margin more than the chosen one replaces it. Extractors err on different pages: a
+    trafilatura that kept a comment thread or dropped half the article is outvoted there by the others."""
 
     weights: dict[str, float]
     threshold: float
     agreement: float = 1.01  # > 1: never fall back
     fallback: str = "trafilatura_recall"
+    consensus_margin: float | None = None  # None: no consensus check
 
     def to_dict(self) -> dict:
         return {
@@ -91,11 +97,12 @@ class VoteRule:
             "threshold": self.threshold,
             "agreement": self.agreement,
             "fallback": self.fallback,
+            "consensus_margin": self.consensus_margin,
         }
 
 
 # Fitted by ``skywork.data.extract_eval.fit_page_rules`` on all pages of the three benchmarks, one rule per
-# script (see docs/data.md for the cross-validation); voters with weight 0 are not run.
+# script (see docs/data.md for the cross-validation); voters with weight 0 are run only for the consensus check.
 VOTE_RULES: dict[str, VoteRule] = {
     "latin": VoteRule(
         {
@@ -109,6 +116,7 @@ VOTE_RULES: dict[str, VoteRule] = {
         4.25,
         0.6,
         "trafilatura",
+        0.03,
     ),
     "han": VoteRule(
         {
@@ -122,12 +130,14 @@ VOTE_RULES: dict[str, VoteRule] = {
         1.75,
         0.97,
         "trafilatura",
+        0.02,
     ),
 }
 VOTERS = tuple(VOTE_RULES["latin"].weights)
 FALLBACK = "trafilatura_recall"  # the default fallback, already a voter: it costs no extra extraction
 FALLBACKS = ("trafilatura_recall", "trafilatura")  # the fit chooses one per script
 SCRIPTS = ("latin", "han")
+CANDIDATES = ("vote", *FALLBACKS)  # the texts the consensus check chooses among
 METHODS = ("vote", "trafilatura")
 _WHITESPACE_RE = re.compile(r"\s+")
 # Lines shorter than this (whitespace removed) count as contained only as a whole line of an extractor's
@@ -168,21 +178,42 @@ def page_script(html: str) -> str:
     return "han" if cjk_count(html) > 100 else "latin"
 
 
+def consensus_choice(agreement: Callable[[str, str], float], base: str, margin: float) -> str:
+    """Which text to return, by name: ``base`` unless another of :data:`CANDIDATES` has a mean agreement
+    (``agreement(a, b)``, character F1) with the other texts (the vote and every voter's output) more than
+    ``margin`` above ``base``'s; then the candidate agreeing most (ties: the earlier one)."""
+    names = ("vote", *VOTERS)
+
+    def mean_agreement(name: str) -> float:
+        return sum(agreement(name, other) for other in names if other != name) / (len(names) - 1)
+
+    scores = {name: mean_agreement(name) for name in dict.fromkeys((*CANDIDATES, base))}
+    best = max(CANDIDATES, key=scores.__getitem__)
+    return best if scores[best] > scores[base] + margin else base
+
+
 def vote_extract(html: str, rules: Mapping[str, VoteRule] | None = None) -> str:
     """Main text by the weighted line vote of the page's script rule (default: the fitted :data:`VOTE_RULES`),
-    or trafilatura's own text (``rule.fallback``) when the two agree at least ``rule.agreement`` (character F1)."""
+    or trafilatura's own text (``rule.fallback``) when the two agree at least ``rule.agreement`` (character F1),
+    then, with ``rule.consensus_margin``, the :func:`consensus_choice` among those texts."""
     rule = (VOTE_RULES if rules is None else rules)[page_script(html)]
     weights = {name: weight for name, weight in rule.weights.items() if weight}
     lines = page_lines(html)
-    outputs = {name: EXTRACTORS[name](html) for name in weights}
+    needed = VOTERS if rule.consensus_margin is not None else weights
+    outputs = {name: EXTRACTORS[name](html) for name in needed}
     text = voted_text(
-        lines, line_votes(lines, list(outputs.values())), list(weights.values()), rule.threshold
+        lines, line_votes(lines, [outputs[name] for name in weights]), list(weights.values()), rule.threshold
     )
+    base = "vote"
     if rule.agreement <= 1.0:
-        trafilatura = outputs[rule.fallback] if rule.fallback in outputs else EXTRACTORS[rule.fallback](html)
-        if char_f1(text, trafilatura) >= rule.agreement:
-            return trafilatura
-    return text
+        if rule.fallback not in outputs:
+            outputs[rule.fallback] = EXTRACTORS[rule.fallback](html)
+        if char_f1(text, outputs[rule.fallback]) >= rule.agreement:
+            base = rule.fallback
+    texts = outputs | {"vote": text}
+    if rule.consensus_margin is not None:
+        base = consensus_choice(lambda a, b: char_f1(texts[a], texts[b]), base, rule.consensus_margin)
+    return texts[base]
 
 
 def extract_main_text(
