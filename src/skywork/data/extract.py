@@ -5,8 +5,10 @@ Every extractor in the field keeps some boilerplate and drops some content, and 
 The page is rendered once in full (one line per block element); each line gets the summed weight of the
 extractors whose output contains it, and the lines at or above a threshold are the main text, in page order.
 The weights and the threshold were fitted per script (Latin, Han) on three gold benchmarks and judged by
-cross-validation (``skywork.data.extract_eval``; figures in docs/data.md). ``method="trafilatura"`` is the
-single-extractor path (trafilatura alone: about 2.5x faster).
+cross-validation (``skywork.data.extract_eval``; figures in docs/data.md). The text chosen (the vote, or
+trafilatura's own when the two agree) is then checked against the consensus of all the extractors
+(:func:`consensus_choice`). ``method="trafilatura"`` is the single-extractor path (trafilatura alone: about 3.5x
+faster).
 """
 
 from __future__ import annotations
