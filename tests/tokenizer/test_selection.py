@@ -138,3 +138,42 @@ def test_words_are_checked_without_the_dummy_prefix(small_tokenizer):
     proto = _append_pieces(proto, parts, min(p.score for p in proto.pieces) - 1)
     assert _encodes_as_itself(proto, ["人工智能"]) == [True]
     assert _encodes_as_itself(_append_pieces(proto, ["工智"], 0.0), ["人工智能"]) == [False]
+
+
+def test_the_dictionary_prior_is_jieba_scaled_to_the_corpus_and_brings_general_words(small_tokenizer):
+    """With ``dictionary_prior`` w (0.15 by default), jieba's dictionary adds w times the corpus's candidate count, spread by its
+    frequencies; a general word the training text lacks can then win a slot."""
+    from collections import Counter
+
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+
+    from skywork.tokenizer.train import TokenizerTrainConfig, _dictionary_prior, select_chinese_words
+
+    out, _ = small_tokenizer
+    proto = sp_pb2.ModelProto()
+    proto.ParseFromString((out / "tokenizer.model").read_bytes())
+    base = sp_pb2.ModelProto()
+    base.CopyFrom(proto)
+    del base.pieces[1017:]  # the Latin part, reserved tokens and the 300 characters; no words
+    existing = {p.piece for p in base.pieces}
+    counts = Counter({w: 3 for w in ("我们", "今天", "天气")})
+    off = TokenizerTrainConfig(inputs=["x"], dictionary_prior=0.0, selection_rounds=1)
+    assert _dictionary_prior(off, existing, 9) == {}
+    config = TokenizerTrainConfig(inputs=["x"], dictionary_prior=0.5, selection_rounds=1)
+    prior = _dictionary_prior(config, existing, 9)
+    assert prior and abs(sum(prior.values()) - 0.5 * 9) < 1e-6
+    assert all(len(w) >= 2 and all(ch in existing for ch in w) for w in prior)
+    top = max(prior, key=prior.get)
+    words, info = select_chinese_words(base, counts, 4, config, [], Counter())
+    assert top in words and info["from_dictionary"] >= 1
+    plain, _ = select_chinese_words(base, counts, 3, off, [])
+    assert set(plain) == set(counts)
+
+
+def test_single_jieba_words_may_be_longer_than_phrases():
+    line = "中华人民共和国国家金融监督管理总局发布通知"
+    words, phrases = count_corpus_words([line], max_len=6, hmm=False, max_phrase_words=3)
+    assert "中华人民共和国" not in words and all(len(w) <= 6 for w in words)
+    longer, same_phrases = count_corpus_words([line], 6, False, 3, max_word_len=10)
+    assert longer["中华人民共和国"] == 1 and same_phrases == phrases
+    assert all(len(p) <= 6 for p in same_phrases)

@@ -17,8 +17,11 @@ subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No tra
    are ranked by corpus count, then for ``selection_rounds`` rounds by their worth when the Chinese sample is
    encoded (uses, plus the worth of the words merged from them: each BPE merge saves one token per use); *joins*
    a plain BPE learns from pair counts (punctuation 。”, Latin letters inside Chinese lines, ▁ + a character,
-   ideograph pieces jieba never cuts as one word) compete for the same slots by their pair counts. After
-   building the model every word is encoded on its own; words that do not come out as one piece are replaced.
+   ideograph pieces jieba never cuts as one word) compete for the same slots by their pair counts. With
+   ``dictionary_prior`` > 0, jieba's dictionary frequencies (a large general corpus), scaled to the corpus, are
+   added to every candidate's worth, so words of general text are preferred to words frequent in only a few
+   training sources. After building the model every word is encoded on its own; words that do not come out as
+   one piece are replaced.
 
 The result is written with the HF files (see :func:`write_tokenizer_dir`).
 """
@@ -70,6 +73,11 @@ class TokenizerTrainConfig:
         2, help="A corpus word or phrase must occur at least this often to be a candidate."
     )
     max_word_length: int = field(6, help="Longest Chinese word or phrase (characters) considered.")
+    max_single_word_length: int = field(
+        6,
+        help="Longest single jieba word (characters) considered (names such as 中华人民共和国); phrases of "
+        "several words and joins stay within max_word_length.",
+    )
     max_phrase_words: int = field(
         3,
         help="Candidates include runs of up to this many adjacent jieba words (phrases such as 同比 + 增长, "
@@ -95,6 +103,12 @@ class TokenizerTrainConfig:
     dictionary_fill: bool = field(
         True,
         help="Fill missing characters/words from jieba's own dictionary frequencies when the corpus is small.",
+    )
+    dictionary_prior: float = field(
+        0.15,
+        help="Weight of jieba's dictionary (word frequencies of a large general corpus) added to each word's "
+        "worth, its counts scaled to the corpus's jieba word count times this: a prior towards words of general "
+        "text over words frequent in only a few training sources; 0 = corpus worth only.",
     )
     jieba_hmm: bool = field(False, help="Let jieba's HMM propose words not in its dictionary (slower).")
     max_latin_sentences: int = field(
@@ -306,13 +320,14 @@ def select_chinese_chars(
 
 
 def count_corpus_words(
-    lines: list[str], max_len: int, hmm: bool, max_phrase_words: int = 1
+    lines: list[str], max_len: int, hmm: bool, max_phrase_words: int = 1, max_word_len: int | None = None
 ) -> tuple[Counter, Counter]:
     """Word and phrase counts of jieba's segmentation of ``lines``.
 
     Words: multi-character, all-ideograph jieba words of at most ``max_len`` characters. Phrases: runs of 2 to
     ``max_phrase_words`` adjacent all-ideograph jieba words (single characters included, e.g. 的 + 一个) of at most
     ``max_len`` characters; a plain BPE learns such cross-word pieces from pair counts, so they are candidates too.
+    Single words may be longer, up to ``max_word_len`` (default ``max_len``).
     """
     import logging
 
@@ -323,12 +338,13 @@ def count_corpus_words(
     jieba.setLogLevel(logging.WARNING)
     words: Counter = Counter()
     phrases: Counter = Counter()
+    longest_word = max(max_len, max_word_len or max_len)
     # Segmentation is the slow part of training (~170k characters/s), so it shows progress.
     for line in track(lines, "jieba", unit="lines"):
         run: list[str] = []  # the current run of adjacent all-ideograph jieba words
         for word in [*jieba.cut(line, HMM=hmm), ""]:
             if word and all(is_cjk_ideograph(ch) for ch in word):
-                if 2 <= len(word) <= max_len:
+                if 2 <= len(word) <= longest_word:
                     words[word] += 1
                 run.append(word)
                 for n in range(2, min(max_phrase_words, len(run)) + 1):
@@ -478,6 +494,13 @@ def select_chinese_words(
             and all(is_cjk_ideograph(ch) and ch in existing for ch in w)
         ]
 
+    prior = _dictionary_prior(config, existing, sum(words_and_phrases.values()))
+    for word in prior:
+        score.setdefault(word, 0)  # a candidate: its pair counts are measured like a corpus word's
+
+    def total(word: str) -> float:
+        return score[word] + prior.get(word, 0.0)
+
     first_score = min(p.score for p in base.pieces) - 1
     dropped: set[str] = set()  # words that did not encode alone as one piece
     first_choice: set[str] = set()
@@ -486,9 +509,9 @@ def select_chinese_words(
     rounds = 0
     while True:
         rounds += 1
-        ranked = sorted((w for w in score if w not in dropped), key=lambda w: (-score[w], w))
+        ranked = sorted((w for w in score if w not in dropped), key=lambda w: (-total(w), w))
         # Dictionary words rank below every corpus word in use and above the corpus words never used.
-        used = [w for w in ranked if score[w] > 0]
+        used = [w for w in ranked if total(w) > 0]
         ranked = used + [w for w in dictionary if w not in dropped] + ranked[len(used) :]
         chosen, new_helpers = _take_reachable(ranked, count, existing)
         helpers.update((h, w) for h, w in new_helpers.items() if h not in helpers)
@@ -546,6 +569,23 @@ def select_chinese_words(
         "not_produced_alone": len(failed),
         "rounds": rounds,
     }
+
+
+def _dictionary_prior(config: TokenizerTrainConfig, existing: set[str], corpus_mass: int) -> dict[str, float]:
+    """jieba's dictionary frequencies scaled to ``corpus_mass`` (the corpus's count of candidate uses) times
+    ``config.dictionary_prior``, for the words the vocabulary could hold (empty when the weight is 0)."""
+    if config.dictionary_prior <= 0 or not corpus_mass:
+        return {}
+    entries = [
+        (w, f)
+        for w, f in _jieba_dictionary()
+        if 2 <= len(w) <= max(config.max_word_length, config.max_single_word_length)
+        and w not in existing
+        and all(is_cjk_ideograph(ch) and ch in existing for ch in w)
+    ]
+    mass = sum(f for _, f in entries)
+    scale = config.dictionary_prior * corpus_mass / mass if mass else 0.0
+    return {w: f * scale for w, f in entries if f * scale > 0}
 
 
 def _normal_piece_scores(sp: spm.SentencePieceProcessor) -> dict[str, float]:
@@ -736,7 +776,11 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
         stats.chinese_chars_segmented = sum(len(line) for line in to_segment)
         progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
         counts, phrases = count_corpus_words(
-            to_segment, config.max_word_length, config.jieba_hmm, config.max_phrase_words
+            to_segment,
+            config.max_word_length,
+            config.jieba_hmm,
+            config.max_phrase_words,
+            config.max_single_word_length,
         )
         timings["jieba_s"] = time.perf_counter() - t0
         words, word_info = select_chinese_words(
