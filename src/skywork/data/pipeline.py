@@ -56,7 +56,7 @@ class ReaderConfig:
 class ExtractionConfig:
     method: str = field(
         "vote",
-        help="'vote' (five extractors vote on each line, ~2.5x trafilatura's time) or 'trafilatura' (alone).",
+        help="'vote' (five extractors vote on each line, then a consensus check; ~3.5x trafilatura's time) or 'trafilatura' (alone).",
     )
     chinese_cleanup: bool = field(True, help="Drop navigation / contact / copyright lines after extraction.")
     min_chars: int = field(1, help="Pages whose extracted text is shorter are excluded as 'no_main_text'.")
