@@ -77,6 +77,7 @@ def training_haystack(shared: Path | None, fallback: list[str]) -> list[str]:
 
 def prepare(args, work: Path) -> dict:
     """Tokenizer, pretraining streams (LM text + needle documents), SynL, SFT rows, the eval haystack."""
+    from skywork.data.synth.copy_docs import copy_token_documents, frequent_tokens
     from skywork.data.synth.demo_corpus import DemoCorpus, DemoCorpusConfig
     from skywork.data.synth.instructions import InstructionConfig, InstructionGenerator
     from skywork.data.synth.long_tables import LongTables, LongTablesConfig
@@ -110,6 +111,23 @@ def prepare(args, work: Path) -> dict:
         tokenizer, hay, args.retrieval_docs, L, seed=1000, min_prompt=0.3, needles=(1, args.max_needles)
     )
     write_token_documents(work / "streams", docs, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="needle")
+    if args.copy_share > 0:
+        # the copy curriculum: random spans repeated, over the needle documents' most frequent pieces + digits
+        digits = [tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)]
+        alphabet = frequent_tokens(
+            docs, args.copy_alphabet, extra=[d for d in digits if d != tokenizer.unk_token_id]
+        )
+        copies = copy_token_documents(
+            args.copy_docs,
+            args.copy_length or L,
+            alphabet,
+            bos_id=tokenizer.bos_token_id,
+            eos_id=tokenizer.eos_token_id,
+            seed=3000,
+        )
+        write_token_documents(
+            work / "streams", copies, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="copy"
+        )
     LongTables(
         LongTablesConfig(
             seed=0,
@@ -151,6 +169,24 @@ def _config(cls, data: dict):
     return from_dict(cls, {**common, **data})
 
 
+def base_sources(args, work: Path) -> list[dict]:
+    """The base's mixture: LM text, needle documents and (``--copy-share``) the copy curriculum."""
+    shares = {
+        "main": 1 - args.needle_share - args.copy_share,
+        "needle": args.needle_share,
+        "copy": args.copy_share,
+    }
+    if shares["main"] < 0:
+        raise SystemExit(
+            f"--needle-share + --copy-share must be <= 1, got {args.needle_share + args.copy_share}"
+        )
+    return [
+        {"name": name, "path": str(work / "streams" / name), "weight": share}
+        for name, share in shares.items()
+        if share > 0
+    ]
+
+
 def pretrain_base(args, env: dict, work: Path) -> Path:
     from skywork.train.config import PretrainConfig
     from skywork.train.loop import run_pretraining
@@ -162,13 +198,7 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
             "output_dir": str(out),
             "tokenizer": env["tokenizer"],
             "model": {"preset": "skywork-tiny", "overrides": model_shape(args)},
-            "data": {
-                "seq_len": args.length,
-                "sources": [
-                    {"name": "main", "path": str(work / "streams" / "main"), "weight": 1 - args.needle_share},
-                    {"name": "needle", "path": str(work / "streams" / "needle"), "weight": args.needle_share},
-                ],
-            },
+            "data": {"seq_len": args.length, "sources": base_sources(args, work)},
             "optim": {"lr": args.base_lr, "min_lr": args.base_lr / 10, "warmup_steps": 30},
             "max_steps": args.base_steps,
             "micro_batch_size": 8,
@@ -448,6 +478,14 @@ def main() -> None:
     parser.add_argument(
         "--max-needles", type=int, default=1, help="needles per training document (all asked)"
     )
+    parser.add_argument(
+        "--copy-share", type=float, default=0.0, help="copy-curriculum share of the base's rows"
+    )
+    parser.add_argument("--copy-docs", type=int, default=4000, help="copy-curriculum documents of L tokens")
+    parser.add_argument(
+        "--copy-length", type=int, default=0, help="tokens per copy document (0: L); packed, block-diagonal"
+    )
+    parser.add_argument("--copy-alphabet", type=int, default=64, help="their alphabet: most frequent pieces")
     parser.add_argument("--needle-sft-rows", type=int, default=200, help="needle-style long SFT rows")
     parser.add_argument("--base-lr", type=float, default=3e-3)
     parser.add_argument("--cip-lr", type=float, default=1e-3)
@@ -464,6 +502,7 @@ def main() -> None:
     if args.quick:
         args.base_steps, args.cip_steps, args.sft_steps, args.longsft_steps = 10, 4, 3, 3
         args.corpus_mb, args.retrieval_docs, args.synl_tables, args.seeds, args.cost_steps = 0.3, 50, 6, 1, 2
+        args.copy_docs = 50
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     started = time.perf_counter()
     work = args.work
