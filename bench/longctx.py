@@ -14,7 +14,9 @@ The base's pretraining data: English LM text (the generated web corpus and four 
 stream of its own (``--needle-share`` of the rows), needle-style documents of exactly L tokens
 (``skywork.data.synth.needle_docs``: the test's format, random values, Gutenberg haystack), so that each packed row
 is one whole document and the needle is never cut from its question. The tokenizer is trained on that text plus
-the needle template. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
+the needle template. A copy curriculum (``--copy-share`` of the rows: random spans repeated, short
+documents packed; ``skywork.data.synth.copy_docs``) and a larger init (``--init-std``) make the copy circuit form
+in the budget. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
 L..4L tokens and standard instructions (all SFT through the ``raw`` template, which is the test's plain prompt).
 The test's haystack is Paul Graham's essays (shared data) or, when absent, held-out corpus text: never a text
 trained on, and its values come from other seeds. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L>
@@ -23,7 +25,7 @@ activation checkpointing (tokens/s and peak memory of a long_cpt step: the proce
 autograd keeps for backward). ``--only-base`` trains the base alone and tests it at L (with checkpoints every
 quarter): the loop for making the base do the task inside its length.
 
-    nice -n 10 python bench/longctx.py                 # the whole bench (~28 min on 2 loaded cores)
+    nice -n 10 python bench/longctx.py                 # the whole bench (the base alone: ~15 min on a loaded core)
     python bench/longctx.py --quick                    # a few steps of everything (minutes): checks the plumbing
 """
 
@@ -201,7 +203,7 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
             "data": {"seq_len": args.length, "sources": base_sources(args, work)},
             "optim": {"lr": args.base_lr, "min_lr": args.base_lr / 10, "warmup_steps": 30},
             "max_steps": args.base_steps,
-            "micro_batch_size": 8,
+            "micro_batch_size": args.base_batch,
             "eval_every": 10**6,
             "save_every": max(1, args.base_steps // 4) if args.only_base else 10**6,
             "keep_last": 8,
@@ -300,7 +302,8 @@ def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
     synl = [str(work / "synl" / "train.jsonl"), str(work / "needle_sft.jsonl"), *standard]
     arms: dict[str, Path] = {}
     log("pretraining the base at L")
-    arms["base"] = pretrain_base(args, env, work)
+    final = work / "base" / "final"
+    arms["base"] = final if args.reuse_base and final.exists() else pretrain_base(args, env, work)
     arms["rope"] = extend_model_dir(arms["base"], work / "rope", 4, "ntk", L)
     log("CIP continued pretraining at 4L")
     arms["rope+cip"] = long_cpt(args, env, arms["rope"], work / "long_cpt" / "run")
@@ -440,7 +443,7 @@ def measure_cost(args, env: dict, work: Path, model: Path) -> list[dict]:
 def model_shape(args) -> dict:
     """The tiny model: hidden / layers from the command line, heads of 32, SwiGLU FFN ~2.7 x hidden."""
     heads = max(1, args.hidden // 32)
-    return {"hidden_size": args.hidden, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
+    return {"hidden_size": args.hidden, "initializer_range": args.init_std, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
             "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": heads}  # fmt: skip
 
 
@@ -467,31 +470,41 @@ def main() -> None:
     )
     parser.add_argument("--length", type=int, default=128, help="L: the base model's training length")
     parser.add_argument("--hidden", type=int, default=128, help="model width")
-    parser.add_argument("--layers", type=int, default=4, help="decoder layers")
-    parser.add_argument("--base-steps", type=int, default=600)
+    parser.add_argument("--layers", type=int, default=2, help="decoder layers")
+    parser.add_argument("--base-steps", type=int, default=2400)
     parser.add_argument("--cip-steps", type=int, default=80)
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--longsft-steps", type=int, default=80)
     parser.add_argument("--corpus-mb", type=float, default=1.5)
-    parser.add_argument("--retrieval-docs", type=int, default=4000, help="needle documents of L tokens")
-    parser.add_argument("--needle-share", type=float, default=0.8, help="their share of the base's rows")
+    parser.add_argument("--retrieval-docs", type=int, default=8000, help="needle documents of L tokens")
+    parser.add_argument("--needle-share", type=float, default=0.5, help="their share of the base's rows")
     parser.add_argument(
         "--max-needles", type=int, default=1, help="needles per training document (all asked)"
     )
     parser.add_argument(
-        "--copy-share", type=float, default=0.0, help="copy-curriculum share of the base's rows"
+        "--copy-share", type=float, default=0.5, help="copy-curriculum share of the base's rows"
     )
-    parser.add_argument("--copy-docs", type=int, default=4000, help="copy-curriculum documents of L tokens")
+    parser.add_argument("--copy-docs", type=int, default=30000, help="copy-curriculum documents of L tokens")
     parser.add_argument(
-        "--copy-length", type=int, default=0, help="tokens per copy document (0: L); packed, block-diagonal"
+        "--copy-length", type=int, default=32, help="tokens per copy document (0: L); packed, block-diagonal"
     )
     parser.add_argument("--copy-alphabet", type=int, default=64, help="their alphabet: most frequent pieces")
     parser.add_argument("--needle-sft-rows", type=int, default=200, help="needle-style long SFT rows")
     parser.add_argument("--base-lr", type=float, default=3e-3)
+    parser.add_argument("--base-batch", type=int, default=16, help="rows of L tokens per base step")
+    parser.add_argument(
+        "--init-std",
+        type=float,
+        default=0.08,
+        help="the base's initializer_range (0.08: copying forms sooner)",
+    )
     parser.add_argument("--cip-lr", type=float, default=1e-3)
     parser.add_argument("--sft-lr", type=float, default=1e-3)
     parser.add_argument("--vocab", type=int, default=4000)
     parser.add_argument("--only-base", action="store_true", help="train and test the base at L only")
+    parser.add_argument(
+        "--reuse-base", action="store_true", help="keep --work's data and base (from an earlier run) if there"
+    )
     parser.add_argument("--synl-tables", type=int, default=120)
     parser.add_argument("--seeds", type=int, default=4, help="needle draws per (length, depth)")
     parser.add_argument("--cost-steps", type=int, default=6)
@@ -502,16 +515,23 @@ def main() -> None:
     if args.quick:
         args.base_steps, args.cip_steps, args.sft_steps, args.longsft_steps = 10, 4, 3, 3
         args.corpus_mb, args.retrieval_docs, args.synl_tables, args.seeds, args.cost_steps = 0.3, 50, 6, 1, 2
-        args.copy_docs = 50
+        args.copy_docs, args.base_batch = 50, 8
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     started = time.perf_counter()
     work = args.work
-    if work.exists():
-        import shutil
+    reuse = args.reuse_base and (work / "env.json").exists() and (work / "base" / "final").exists()
+    if reuse:
+        # an earlier run's data and base (e.g. --only-base): train and test only the arms
+        env = json.loads((work / "env.json").read_text())
+        log(f"reusing the data and the base of {work}")
+    else:
+        if work.exists():
+            import shutil
 
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    env = prepare(args, work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        env = prepare(args, work)
+        (work / "env.json").write_text(json.dumps(env))
     log(f"data ready (retrieval share of the pretraining documents {env['retrieval_share']:.1%})")
     if args.only_base:
         base = pretrain_base(args, env, work)
