@@ -14,7 +14,9 @@ The base's pretraining data: English LM text (the generated web corpus and four 
 stream of its own (``--needle-share`` of the rows), needle-style documents of exactly L tokens
 (``skywork.data.synth.needle_docs``: the test's format, random values, Gutenberg haystack), so that each packed row
 is one whole document and the needle is never cut from its question. The tokenizer is trained on that text plus
-the needle template. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
+the needle template. A copy curriculum (``--copy-share`` of the rows: random spans repeated, short
+documents packed; ``skywork.data.synth.copy_docs``) and a larger init (``--init-std``) make the copy circuit form
+in the budget. CIP interleaves the same documents at 4L; the long SFT mixes SynL, needle-style rows of
 L..4L tokens and standard instructions (all SFT through the ``raw`` template, which is the test's plain prompt).
 The test's haystack is Paul Graham's essays (shared data) or, when absent, held-out corpus text: never a text
 trained on, and its values come from other seeds. Headline: ``RESULT needle_4x_full_recipe ours=<full at 4L>
@@ -23,7 +25,7 @@ activation checkpointing (tokens/s and peak memory of a long_cpt step: the proce
 autograd keeps for backward). ``--only-base`` trains the base alone and tests it at L (with checkpoints every
 quarter): the loop for making the base do the task inside its length.
 
-    nice -n 10 python bench/longctx.py                 # the whole bench (~28 min on 2 loaded cores)
+    nice -n 10 python bench/longctx.py                 # the whole bench (the base alone: ~15 min on a loaded core)
     python bench/longctx.py --quick                    # a few steps of everything (minutes): checks the plumbing
 """
 
@@ -77,6 +79,7 @@ def training_haystack(shared: Path | None, fallback: list[str]) -> list[str]:
 
 def prepare(args, work: Path) -> dict:
     """Tokenizer, pretraining streams (LM text + needle documents), SynL, SFT rows, the eval haystack."""
+    from skywork.data.synth.copy_docs import copy_token_documents, frequent_tokens
     from skywork.data.synth.demo_corpus import DemoCorpus, DemoCorpusConfig
     from skywork.data.synth.instructions import InstructionConfig, InstructionGenerator
     from skywork.data.synth.long_tables import LongTables, LongTablesConfig
@@ -110,6 +113,23 @@ def prepare(args, work: Path) -> dict:
         tokenizer, hay, args.retrieval_docs, L, seed=1000, min_prompt=0.3, needles=(1, args.max_needles)
     )
     write_token_documents(work / "streams", docs, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="needle")
+    if args.copy_share > 0:
+        # the copy curriculum: random spans repeated, over the needle documents' most frequent pieces + digits
+        digits = [tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)]
+        alphabet = frequent_tokens(
+            docs, args.copy_alphabet, extra=[d for d in digits if d != tokenizer.unk_token_id]
+        )
+        copies = copy_token_documents(
+            args.copy_docs,
+            args.copy_length or L,
+            alphabet,
+            bos_id=tokenizer.bos_token_id,
+            eos_id=tokenizer.eos_token_id,
+            seed=3000,
+        )
+        write_token_documents(
+            work / "streams", copies, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="copy"
+        )
     LongTables(
         LongTablesConfig(
             seed=0,
@@ -151,6 +171,24 @@ def _config(cls, data: dict):
     return from_dict(cls, {**common, **data})
 
 
+def base_sources(args, work: Path) -> list[dict]:
+    """The base's mixture: LM text, needle documents and (``--copy-share``) the copy curriculum."""
+    shares = {
+        "main": 1 - args.needle_share - args.copy_share,
+        "needle": args.needle_share,
+        "copy": args.copy_share,
+    }
+    if shares["main"] < 0:
+        raise SystemExit(
+            f"--needle-share + --copy-share must be <= 1, got {args.needle_share + args.copy_share}"
+        )
+    return [
+        {"name": name, "path": str(work / "streams" / name), "weight": share}
+        for name, share in shares.items()
+        if share > 0
+    ]
+
+
 def pretrain_base(args, env: dict, work: Path) -> Path:
     from skywork.train.config import PretrainConfig
     from skywork.train.loop import run_pretraining
@@ -162,16 +200,10 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
             "output_dir": str(out),
             "tokenizer": env["tokenizer"],
             "model": {"preset": "skywork-tiny", "overrides": model_shape(args)},
-            "data": {
-                "seq_len": args.length,
-                "sources": [
-                    {"name": "main", "path": str(work / "streams" / "main"), "weight": 1 - args.needle_share},
-                    {"name": "needle", "path": str(work / "streams" / "needle"), "weight": args.needle_share},
-                ],
-            },
+            "data": {"seq_len": args.length, "sources": base_sources(args, work)},
             "optim": {"lr": args.base_lr, "min_lr": args.base_lr / 10, "warmup_steps": 30},
             "max_steps": args.base_steps,
-            "micro_batch_size": 8,
+            "micro_batch_size": args.base_batch,
             "eval_every": 10**6,
             "save_every": max(1, args.base_steps // 4) if args.only_base else 10**6,
             "keep_last": 8,
@@ -270,7 +302,8 @@ def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
     synl = [str(work / "synl" / "train.jsonl"), str(work / "needle_sft.jsonl"), *standard]
     arms: dict[str, Path] = {}
     log("pretraining the base at L")
-    arms["base"] = pretrain_base(args, env, work)
+    final = work / "base" / "final"
+    arms["base"] = final if args.reuse_base and final.exists() else pretrain_base(args, env, work)
     arms["rope"] = extend_model_dir(arms["base"], work / "rope", 4, "ntk", L)
     log("CIP continued pretraining at 4L")
     arms["rope+cip"] = long_cpt(args, env, arms["rope"], work / "long_cpt" / "run")
@@ -410,7 +443,7 @@ def measure_cost(args, env: dict, work: Path, model: Path) -> list[dict]:
 def model_shape(args) -> dict:
     """The tiny model: hidden / layers from the command line, heads of 32, SwiGLU FFN ~2.7 x hidden."""
     heads = max(1, args.hidden // 32)
-    return {"hidden_size": args.hidden, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
+    return {"hidden_size": args.hidden, "initializer_range": args.init_std, "intermediate_size": int(args.hidden * 2.6875) // 8 * 8,
             "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": heads}  # fmt: skip
 
 
@@ -437,23 +470,41 @@ def main() -> None:
     )
     parser.add_argument("--length", type=int, default=128, help="L: the base model's training length")
     parser.add_argument("--hidden", type=int, default=128, help="model width")
-    parser.add_argument("--layers", type=int, default=4, help="decoder layers")
-    parser.add_argument("--base-steps", type=int, default=600)
+    parser.add_argument("--layers", type=int, default=2, help="decoder layers")
+    parser.add_argument("--base-steps", type=int, default=2400)
     parser.add_argument("--cip-steps", type=int, default=80)
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--longsft-steps", type=int, default=80)
     parser.add_argument("--corpus-mb", type=float, default=1.5)
-    parser.add_argument("--retrieval-docs", type=int, default=4000, help="needle documents of L tokens")
-    parser.add_argument("--needle-share", type=float, default=0.8, help="their share of the base's rows")
+    parser.add_argument("--retrieval-docs", type=int, default=8000, help="needle documents of L tokens")
+    parser.add_argument("--needle-share", type=float, default=0.5, help="their share of the base's rows")
     parser.add_argument(
         "--max-needles", type=int, default=1, help="needles per training document (all asked)"
     )
+    parser.add_argument(
+        "--copy-share", type=float, default=0.5, help="copy-curriculum share of the base's rows"
+    )
+    parser.add_argument("--copy-docs", type=int, default=30000, help="copy-curriculum documents of L tokens")
+    parser.add_argument(
+        "--copy-length", type=int, default=32, help="tokens per copy document (0: L); packed, block-diagonal"
+    )
+    parser.add_argument("--copy-alphabet", type=int, default=64, help="their alphabet: most frequent pieces")
     parser.add_argument("--needle-sft-rows", type=int, default=200, help="needle-style long SFT rows")
     parser.add_argument("--base-lr", type=float, default=3e-3)
+    parser.add_argument("--base-batch", type=int, default=16, help="rows of L tokens per base step")
+    parser.add_argument(
+        "--init-std",
+        type=float,
+        default=0.08,
+        help="the base's initializer_range (0.08: copying forms sooner)",
+    )
     parser.add_argument("--cip-lr", type=float, default=1e-3)
     parser.add_argument("--sft-lr", type=float, default=1e-3)
     parser.add_argument("--vocab", type=int, default=4000)
     parser.add_argument("--only-base", action="store_true", help="train and test the base at L only")
+    parser.add_argument(
+        "--reuse-base", action="store_true", help="keep --work's data and base (from an earlier run) if there"
+    )
     parser.add_argument("--synl-tables", type=int, default=120)
     parser.add_argument("--seeds", type=int, default=4, help="needle draws per (length, depth)")
     parser.add_argument("--cost-steps", type=int, default=6)
@@ -464,15 +515,23 @@ def main() -> None:
     if args.quick:
         args.base_steps, args.cip_steps, args.sft_steps, args.longsft_steps = 10, 4, 3, 3
         args.corpus_mb, args.retrieval_docs, args.synl_tables, args.seeds, args.cost_steps = 0.3, 50, 6, 1, 2
+        args.copy_docs, args.base_batch = 50, 8
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     started = time.perf_counter()
     work = args.work
-    if work.exists():
-        import shutil
+    reuse = args.reuse_base and (work / "env.json").exists() and (work / "base" / "final").exists()
+    if reuse:
+        # an earlier run's data and base (e.g. --only-base): train and test only the arms
+        env = json.loads((work / "env.json").read_text())
+        log(f"reusing the data and the base of {work}")
+    else:
+        if work.exists():
+            import shutil
 
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    env = prepare(args, work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        env = prepare(args, work)
+        (work / "env.json").write_text(json.dumps(env))
     log(f"data ready (retrieval share of the pretraining documents {env['retrieval_share']:.1%})")
     if args.only_base:
         base = pretrain_base(args, env, work)
