@@ -301,7 +301,9 @@ def gsm8k(
 @app.command()
 def needle(
     model: Path = model_argument("Model directory."),
-    lengths: str = typer.Option("1024,2048,4096", help="Comma-separated prompt lengths in tokens."),
+    lengths: str = typer.Option(
+        "1024,2048,4096", help="Comma-separated context lengths in tokens (prompt + answer budget)."
+    ),
     depths: str = typer.Option("0,25,50,75,100", help="Comma-separated depth percents of the first needle."),
     needles: int = typer.Option(1, help="Needles per context, each asked for in its own prompt."),
     haystack: list[Path] = typer.Option(
@@ -309,6 +311,11 @@ def needle(
     ),
     seed: int = typer.Option(0, help="Seed of the needle values."),
     max_new_tokens: int = typer.Option(12, help="Answer budget in tokens."),
+    answer_in_window: bool = typer.Option(
+        True,
+        help="A length counts the prompt and the answer budget, so a model trained at L answers inside its "
+        "window (the reference project keeps a buffer too); --no-answer-in-window: the prompt alone fills it.",
+    ),
     batch_size: int = typer.Option(8, help="Questions generated together."),
     tokenizer: Path = _TOKENIZER,
     dtype: str = _DTYPE,
@@ -327,6 +334,7 @@ def needle(
         haystack=[str(p) for p in haystack or []],
         seed=seed,
         max_new_tokens=max_new_tokens,
+        answer_in_window=answer_in_window,
         batch_size=batch_size,
     )
     try:
@@ -334,7 +342,10 @@ def needle(
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     lm, tok = _load(model, tokenizer, dtype, device)
-    res = run_needle(lm, tok, config, progress=True)
+    try:
+        res = run_needle(lm, tok, config, progress=True)
+    except ValueError as error:  # e.g. a length too short for the needles, question and answer budget
+        raise typer.BadParameter(str(error)) from None
     table = Table(title=f"needle in a haystack ({needles} needle(s), mean {100 * res['accuracy']:.1f}%)")
     table.add_column("depth %")
     for length in res["lengths"]:

