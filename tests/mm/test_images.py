@@ -86,3 +86,28 @@ def test_unknown_kind_is_an_input_error(tmp_path):
 
     with pytest.raises(InputError, match="unknown image kinds"):
         generate_images(ImageQAConfig(train_images=1, heldout_images=1, kinds=["video"]), tmp_path)
+
+
+def _ink_box(image, threshold: int = 150) -> tuple[int, int]:
+    """Height and width of the dark pixels' bounding box (the text of a reading image)."""
+    gray = np.asarray(image.convert("L"))
+    ys, xs = np.nonzero(gray < threshold)
+    return int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+
+
+def test_reading_text_size_and_shape_scale_are_options():
+    import random
+
+    from skywork.data.synth.images import reading_item, scene_item
+
+    small = reading_item(random.Random(3), 32, text_px=12)
+    large = reading_item(random.Random(3), 32)  # default: 9/16 of the side, 18 px at 32
+    assert small["qa"][0]["answer"] == large["qa"][0]["answer"]
+    assert _ink_box(large["image"])[0] > _ink_box(small["image"])[0]
+    for seed in range(40):  # scaled shapes still stay inside their quarter, so the count stays countable
+        item = scene_item(random.Random(seed), 32, shape_scale=1.4)
+        count = int(next(q["answer"] for q in item["qa"] if q["kind"] == "count"))
+        if count > 1:
+            gray = np.asarray(item["image"].convert("L")) < 200
+            occupied = sum(bool(gray[y : y + 16, x : x + 16].any()) for y in (0, 16) for x in (0, 16))
+            assert occupied == count, f"seed {seed}"

@@ -93,9 +93,19 @@ class ImageQAConfig(GeneratorConfig):
         300, help="Held-out digits asked at evaluation (at most 1797 - digits_train)."
     )
     kinds: list[str] = field(
-        default_factory=lambda: ["scene", "reading", "chart"], help="Generated kinds, drawn in turn."
+        default_factory=lambda: ["scene", "reading", "chart"],
+        help="Generated kinds, drawn in turn (repeat a kind to weight it).",
     )
     zh_share: float = field(0.5, help="Share of dialogues in Chinese (each image gets one dialogue).")
+    text_px: int | None = field(
+        None,
+        help="Font size of the reading images in pixels; null: 9/16 of image_size (18 px at 32: a letter is "
+        "about one 8 px patch wide; the first recipe's 12 px letters were 6 px and held-out reading stayed <= 10%).",
+    )
+    shape_scale: float = field(
+        1.0,
+        help="Scale of the shapes of multi-shape scenes (1: 1/5-1/4 of the side, inside a quarter of the canvas).",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ drawing
@@ -160,7 +170,7 @@ def _yes_no_pair(category: str, yes_q: tuple[str, str], no_q: tuple[str, str]) -
     return pairs
 
 
-def scene_item(r: random.Random, size: int) -> dict:
+def scene_item(r: random.Random, size: int, shape_scale: float = 1.0) -> dict:
     """1-4 shapes of one colour; a single shape also has a size and a side."""
     from PIL import ImageDraw
 
@@ -212,7 +222,8 @@ def scene_item(r: random.Random, size: int) -> dict:
     else:
         cell = size // 2
         cells = r.sample([(0, 0), (0, 1), (1, 0), (1, 1)], count)
-        extent = r.randint(size // 5, size // 4)
+        cap = cell - 3  # a shape stays inside its quarter with a pixel of margin
+        extent = min(cap, round(r.randint(size // 5, size // 4) * shape_scale))
         for cx, cy in cells:
             x0 = cx * cell + r.randint(1, cell - extent - 1)
             y0 = cy * cell + r.randint(1, cell - extent - 1)
@@ -228,14 +239,14 @@ def scene_item(r: random.Random, size: int) -> dict:
     }
 
 
-def reading_item(r: random.Random, size: int) -> dict:
+def reading_item(r: random.Random, size: int, text_px: int | None = None) -> dict:
     """A word or a number in dark ink at a random place."""
     from PIL import ImageDraw
 
     image = _canvas(r, size)
     draw = ImageDraw.Draw(image)
     text = r.choice(WORDS) if r.random() < 0.5 else str(r.randint(0, 99))
-    font = _font(max(8, size * 3 // 8))
+    font = _font(text_px or max(8, size * 9 // 16))
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = r.randint(0, max(0, size - (right - left) - 1)) - left
     y = r.randint(0, max(0, size - (bottom - top) - 1)) - top
@@ -384,7 +395,7 @@ class ImageQA(SyntheticGenerator[ImageQAConfig]):
             draw, talk = rng(config.seed, f"{split}-images"), rng(config.seed, f"{split}-dialogues")
             handle = self.jsonl(out_dir, f"{split}/images.jsonl")
             for i in range(n):
-                item = DRAWERS[config.kinds[i % len(config.kinds)]](draw, config.image_size)
+                item = self._draw(config.kinds[i % len(config.kinds)], draw)
                 self._emit(handle, corpus, talk, f"{split}-{i:06d}", item)
                 if progress:
                     progress(i + 1, n)
@@ -407,6 +418,14 @@ class ImageQA(SyntheticGenerator[ImageQAConfig]):
                 handle.close()
             counts["digits"] = {"train": len(train_ids), "heldout": len(heldout_ids), "total": len(labels)}
         return {"images": counts, "image_size": config.image_size, "chinese_text_in_images": False}
+
+    def _draw(self, kind: str, r: random.Random) -> dict:
+        size = self.config.image_size
+        if kind == "scene":
+            return scene_item(r, size, self.config.shape_scale)
+        if kind == "reading":
+            return reading_item(r, size, self.config.text_px)
+        return DRAWERS[kind](r, size)
 
     def _emit(self, handle, corpus, talk: random.Random, image_id: str, item: dict) -> None:
         lang = "zh" if talk.random() < self.config.zh_share else "en"
