@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from skywork.longctx.cip import CIPBuilder, CIPConfig, _StreamWriter, build_cip_stream, cut_chunks
+from skywork.longctx.cip import CIPBuilder, CIPConfig, build_cip_stream, cut_chunks
 from skywork.train.data import TokenStream
-from skywork.train.shards import TokenShards, tokenize_to_shards
+from skywork.train.shards import ShardWriter, TokenShards, tokenize_to_shards
 from skywork.utils.io import atomic_write_json
 
 BOS, EOS, DOT = 1, 2, 3
@@ -30,7 +30,7 @@ class FakeTokenizer:
 
 
 def _stream(path, docs):
-    writer = _StreamWriter(path, np.dtype(np.uint16), shard_tokens=1 << 20)
+    writer = ShardWriter(path, np.dtype(np.uint16), shard_tokens=1 << 20)
     path.mkdir(parents=True)
     for content in docs:
         writer.add(np.asarray([BOS, *content, EOS]))

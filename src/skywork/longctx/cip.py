@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skywork.train.shards import SHARD_TOKENS, TokenShards, token_dtype
+from skywork.train.shards import SHARD_TOKENS, ShardWriter, TokenShards, token_dtype
 from skywork.utils.config import field
 from skywork.utils.io import InputError, atomic_dir, atomic_write_json
 
@@ -212,7 +212,7 @@ def build_cip_stream(
     counts = {"cip": 0, "long": 0}
     tokens_by_kind = {"cip": 0, "long": 0}
     with atomic_dir(stream_dir) as tmp:
-        writer = _StreamWriter(tmp, dtype, shard_tokens)
+        writer = ShardWriter(tmp, dtype, shard_tokens)
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as layout:
             for tokens, record in builder.samples():
                 writer.add(tokens)
@@ -244,47 +244,6 @@ def build_cip_stream(
     return meta
 
 
-class _StreamWriter:
-    """Documents appended to ``tokens-*.bin`` with their ``docs-*.npy`` offsets (the shards format)."""
-
-    def __init__(self, out: Path, dtype: np.dtype, shard_tokens: int):
-        self.out, self.dtype, self.shard_tokens = out, dtype, shard_tokens
-        self.shards: list[dict] = []
-        self.handle = None
-        self.offsets = [0]
-        self.total_docs = self.total_tokens = 0
-
-    def add(self, tokens: np.ndarray) -> None:
-        if self.handle is None:
-            self.handle = open(self.out / f"tokens-{len(self.shards):05d}.bin", "wb")  # noqa: SIM115
-        self.handle.write(tokens.astype(self.dtype).tobytes())
-        self.offsets.append(self.offsets[-1] + len(tokens))
-        self.total_docs += 1
-        self.total_tokens += len(tokens)
-        if self.offsets[-1] >= self.shard_tokens:
-            self._close_shard()
-
-    def _close_shard(self) -> None:
-        if self.handle is None:
-            return
-        self.handle.close()
-        index = len(self.shards)
-        np.save(self.out / f"docs-{index:05d}.npy", np.asarray(self.offsets, dtype=np.int64))
-        self.shards.append(
-            {
-                "tokens": f"tokens-{index:05d}.bin",
-                "docs": f"docs-{index:05d}.npy",
-                "num_tokens": self.offsets[-1],
-                "num_docs": len(self.offsets) - 1,
-            }
-        )
-        self.handle, self.offsets = None, [0]
-
-    def close(self) -> list[dict]:
-        self._close_shard()
-        return self.shards
-
-
 def write_token_documents(
     out_dir: str | Path,
     documents: list[np.ndarray],
@@ -298,7 +257,7 @@ def write_token_documents(
     vocab_size = len(tokenizer)
     dtype = token_dtype(vocab_size)
     with atomic_dir(Path(out_dir) / source) as tmp:
-        writer = _StreamWriter(tmp, dtype, shard_tokens)
+        writer = ShardWriter(tmp, dtype, shard_tokens)
         for tokens in documents:
             writer.add(np.asarray(tokens))
         meta = {

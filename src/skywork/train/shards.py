@@ -150,43 +150,16 @@ def _write_stream(
 ) -> dict:
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     skipped: dict[str, int] = {}
-    shards: list[dict] = []
-    state = {"handle": None, "offsets": [0], "tokens": 0}
-    total_docs = total_tokens = 0
-
-    def close_shard() -> None:
-        if state["handle"] is None:
-            return
-        state["handle"].close()
-        index = len(shards)
-        np.save(out / f"docs-{index:05d}.npy", np.asarray(state["offsets"], dtype=np.int64))
-        shards.append(
-            {
-                "tokens": f"tokens-{index:05d}.bin",
-                "docs": f"docs-{index:05d}.npy",
-                "num_tokens": state["tokens"],
-                "num_docs": len(state["offsets"]) - 1,
-            }
-        )
-        state.update(handle=None, offsets=[0], tokens=0)
+    writer = ShardWriter(out, dtype, shard_tokens)
 
     def write_batch(texts: list[str]) -> None:
-        nonlocal total_docs, total_tokens
-        encoded = encode(texts)
-        for ids in encoded:
+        for ids in encode(texts):
             if len(ids) < min_tokens:
                 skipped["too_short"] = skipped.get("too_short", 0) + 1
                 continue
-            doc = np.asarray(([bos] if bos is not None else []) + ids + ([eos] if eos is not None else []))
-            if state["handle"] is None:
-                state["handle"] = open(out / f"tokens-{len(shards):05d}.bin", "wb")  # noqa: SIM115
-            state["handle"].write(doc.astype(dtype).tobytes())
-            state["tokens"] += len(doc)
-            state["offsets"].append(state["tokens"])
-            total_docs += 1
-            total_tokens += len(doc)
-            if state["tokens"] >= shard_tokens:
-                close_shard()
+            writer.add(
+                np.asarray(([bos] if bos is not None else []) + ids + ([eos] if eos is not None else []))
+            )
 
     from skywork.utils.progress import progress as progress_display
 
@@ -212,8 +185,53 @@ def _write_stream(
                 bar.advance()
             else:
                 write_batch(batch)
-    close_shard()
-    return {"docs": total_docs, "tokens": total_tokens, "shards": shards, "skipped": skipped}
+    shards = writer.close()
+    return {"docs": writer.total_docs, "tokens": writer.total_tokens, "shards": shards, "skipped": skipped}
+
+
+class ShardWriter:
+    """Documents appended to ``tokens-*.bin`` with their ``docs-*.npy`` offsets: the one writer of the format.
+
+    Used by tokenization and by every stage that builds documents in token space (CIP, needle documents).
+    ``close()`` returns the shard list that goes into ``meta.json``.
+    """
+
+    def __init__(self, out: Path, dtype: np.dtype, shard_tokens: int = SHARD_TOKENS):
+        self.out, self.dtype, self.shard_tokens = Path(out), dtype, shard_tokens
+        self.shards: list[dict] = []
+        self.handle = None
+        self.offsets = [0]
+        self.total_docs = self.total_tokens = 0
+
+    def add(self, tokens: np.ndarray) -> None:
+        if self.handle is None:
+            self.handle = open(self.out / f"tokens-{len(self.shards):05d}.bin", "wb")  # noqa: SIM115
+        self.handle.write(np.asarray(tokens).astype(self.dtype).tobytes())
+        self.offsets.append(self.offsets[-1] + len(tokens))
+        self.total_docs += 1
+        self.total_tokens += len(tokens)
+        if self.offsets[-1] >= self.shard_tokens:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        if self.handle is None:
+            return
+        self.handle.close()
+        index = len(self.shards)
+        np.save(self.out / f"docs-{index:05d}.npy", np.asarray(self.offsets, dtype=np.int64))
+        self.shards.append(
+            {
+                "tokens": f"tokens-{index:05d}.bin",
+                "docs": f"docs-{index:05d}.npy",
+                "num_tokens": self.offsets[-1],
+                "num_docs": len(self.offsets) - 1,
+            }
+        )
+        self.handle, self.offsets = None, [0]
+
+    def close(self) -> list[dict]:
+        self._close_shard()
+        return self.shards
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:
