@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from skywork.cli import app
 from skywork.serve.prepare import prepare_vllm_dir
-from skywork.serve.vllm import ServeError, VLLMServer, check_exposure, is_loopback
+from skywork.serve.vllm import ServeError, VLLMServer, check_exposure, check_extra_args, is_loopback
 from skywork.tokenizer.chat import encode_chat
 
 
@@ -59,6 +59,23 @@ def test_non_loopback_host_needs_an_api_key():
         check_exposure("0.0.0.0", None)
     with pytest.raises(ServeError, match="API key"):
         VLLMServer(Path("unused"), "x", host="0.0.0.0").start()  # refused before anything starts
+
+
+def test_extra_vllm_args_cannot_override_managed_flags(served_model):
+    assert check_extra_args(["--stream-interval=4", "--max-num-seqs", "64"]) == [
+        "--stream-interval=4", "--max-num-seqs", "64",
+    ]  # fmt: skip
+    for arg in ("--host=0.0.0.0", "--trust-remote-code", "--trust_remote_code", "--port=9"):
+        with pytest.raises(ServeError, match="not accepted"):
+            check_extra_args([arg])
+    model_dir, _ = served_model
+    runner = CliRunner(env={"COLUMNS": "400", "SKYWORK_API_KEY": ""})
+    result = runner.invoke(app, ["serve", str(model_dir), "--engine", "vllm", "--vllm-arg=--host=0.0.0.0"])
+    assert result.exit_code == 2 and "not accepted" in result.output, result.output
+    result = runner.invoke(
+        app, ["serve", str(model_dir), "--engine", "builtin", "--vllm-arg=--max-num-seqs=8"]
+    )
+    assert result.exit_code == 2 and "needs the vllm engine" in result.output, result.output
 
 
 def test_cli_refuses_exposed_host_without_a_key(served_model, tmp_path):

@@ -69,16 +69,30 @@ def serve(
     dtype: str = dtype_option(help="Weights dtype of the builtin engine: fp32, bf16 or fp16 (vLLM: bf16)."),
     device: str = device_option(),
     max_batch_size: int = typer.Option(32, help="Builtin engine: most sequences decoded in one batch."),
+    vllm_args: list[str] = typer.Option(
+        [],
+        "--vllm-arg",
+        help="An extra argument for vLLM's server, repeatable: --vllm-arg=--stream-interval=4 "
+        "--vllm-arg=--max-num-seqs=64. Flags skywork serve sets itself (--host, --port, --model, ...) are refused.",
+    ),
 ) -> None:
     """Serve MODEL with the OpenAI API (/v1/models, /v1/completions, /v1/chat/completions, /health)."""
     from skywork.serve.prepare import prepare_vllm_dir
-    from skywork.serve.vllm import ServeError, VLLMServer, check_exposure
+    from skywork.serve.vllm import ServeError, VLLMServer, check_exposure, check_extra_args
 
     chosen = resolve_engine(engine)
     try:
         check_exposure(host, api_key)
     except ServeError as err:
         raise typer.BadParameter(str(err), param_hint="--host") from None
+    try:
+        extra_args = check_extra_args(vllm_args)
+    except ServeError as err:
+        raise typer.BadParameter(str(err), param_hint="--vllm-arg") from None
+    if extra_args and chosen != "vllm":
+        raise typer.BadParameter(
+            f"--vllm-arg needs the vllm engine (this run uses {chosen})", param_hint="--vllm-arg"
+        )
     if chosen == "builtin":
         _serve_builtin(model, host, port, api_key, max_model_len, quantize, served_model_name, dtype, device,
                        max_batch_size)  # fmt: skip
@@ -99,7 +113,7 @@ def serve(
         max_model_len=max_model_len,
         kvcache_gib=kv_cache_gib,
         log_path=log_file,
-        extra_args=["--enforce-eager"] if enforce_eager else [],
+        extra_args=(["--enforce-eager"] if enforce_eager else []) + extra_args,
     )
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops vLLM as Ctrl-C does
     console.print(f"starting vLLM on {prepared} (log: {server.log_path or 'next to it'}) ...")

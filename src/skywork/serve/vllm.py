@@ -66,6 +66,30 @@ def check_exposure(host: str, api_key: str | None) -> None:
         )
 
 
+# flags the server sets itself (or that would undo a security default): not accepted through --vllm-arg
+MANAGED_FLAGS = (
+    "--model", "--served-model-name", "--host", "--port", "--api-key", "--dtype", "--max-model-len",
+    "--trust-remote-code", "--allowed-local-media-path", "--uds",
+)  # fmt: skip
+
+
+def check_extra_args(args: list[str]) -> list[str]:
+    """``args`` for vLLM's server, refused when one sets a flag that ``skywork serve`` manages.
+
+    ``--host`` would bypass :func:`check_exposure`, ``--trust-remote-code`` runs a checkpoint's Python, and the
+    others have their own ``skywork serve`` options; anything else (``--stream-interval 4``, ``--max-num-seqs 64``)
+    goes to vLLM as given.
+    """
+    for arg in args:
+        flag = arg.split("=", 1)[0].replace("_", "-")
+        if flag in MANAGED_FLAGS:
+            raise ServeError(
+                f"{arg!r} is not accepted as an extra vLLM argument: skywork serve sets {flag} itself "
+                "(use its own option; --trust-remote-code and --allowed-local-media-path are never passed)"
+            )
+    return list(args)
+
+
 def free_port(host: str = DEFAULT_HOST) -> int:
     """A TCP port that was free a moment ago (for tests and ``--port 0``)."""
     with socket.socket() as sock:
