@@ -13,7 +13,7 @@ vLLM's CPU attention supports) with ``--layers`` layers, random weights and the 
 the servers are other processes.
 
     python bench/serve.py [--model DIR] [--layers 8] [--max-tokens 64] [--streams 1,4,16] [--dtype bf16] \
-        [--engines builtin,vllm,builtin-int8] [--vllm-eager]
+        [--engines builtin,vllm,builtin-int8] [--vllm-eager] [--vllm-arg=--stream-interval=4 ...]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import report, tiny_model_dir  # noqa: E402
-from skywork.serve.vllm import VLLMServer, find_vllm_python, free_port  # noqa: E402
+from skywork.serve.vllm import VLLMServer, check_extra_args, find_vllm_python, free_port  # noqa: E402
 
 SERVED = "bench"
 PROMPTS = [f"def function_{i}(x, y):\n    " for i in range(64)]
@@ -150,6 +150,12 @@ def main() -> None:
     ap.add_argument("--engines", default="builtin,vllm")
     ap.add_argument("--sequential", type=int, default=4, help="prompts run one by one through generate")
     ap.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start)")
+    ap.add_argument(
+        "--vllm-arg",
+        action="append",
+        default=[],
+        help="extra vLLM server argument, repeatable (as skywork serve)",
+    )
     args = ap.parse_args()
     streams = [int(s) for s in args.streams.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
@@ -178,7 +184,7 @@ def main() -> None:
             prepared = prepare_vllm_dir(model_dir, cache_root=work / "cache")
             server = VLLMServer(
                 prepared, SERVED, port=0, kvcache_gib=1, log_path=work / "vllm.log",
-                extra_args=["--enforce-eager"] if args.vllm_eager else [],
+                extra_args=(["--enforce-eager"] if args.vllm_eager else []) + check_extra_args(args.vllm_arg),
             )  # fmt: skip
         with server:
             started = time.perf_counter() - start
