@@ -26,6 +26,10 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
         p.replace("../shared/data", str(shared_data)) if p.startswith("../shared/data") else p
         for p in recipe["inputs"]
     ]
+    recipe["word_input_weights"] = {
+        p.replace("../shared/data", str(shared_data)): w
+        for p, w in recipe.get("word_input_weights", {}).items()
+    }
     recipe["max_chinese_chars"] = (
         2_000_000  # jieba is the slow part; words beyond the corpus come from its dictionary
     )
