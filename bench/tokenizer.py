@@ -307,6 +307,9 @@ def bench_full_recipe(work: Path) -> tuple[list[dict], Path]:
     config = load_train_config(RECIPE)
     data = str(shared_data_dir())  # the recipe's ../shared/data, wherever this checkout is
     config.inputs = [p.replace("../shared/data", data, 1) for p in config.inputs]
+    config.word_input_weights = {
+        p.replace("../shared/data", data, 1): w for p, w in config.word_input_weights.items()
+    }
     start = time.perf_counter()
     train_report = train_tokenizer(config, out, progress=lambda m: print(f"  {m}", flush=True))
     ours = time.perf_counter() - start

@@ -26,6 +26,10 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
         p.replace("../shared/data", str(shared_data)) if p.startswith("../shared/data") else p
         for p in recipe["inputs"]
     ]
+    recipe["word_input_weights"] = {
+        p.replace("../shared/data", str(shared_data)): w
+        for p, w in recipe.get("word_input_weights", {}).items()
+    }
     recipe["max_chinese_chars"] = (
         2_000_000  # jieba is the slow part; words beyond the corpus come from its dictionary
     )
@@ -45,6 +49,11 @@ def test_full_recipe_gives_65536_with_the_four_parts(shared_data, tmp_path):
         assert info["from_corpus"] > 0
     assert report["chinese_words"]["not_produced_alone"] == 0
     assert report["fast_tokenizer"]["identical"], report["fast_tokenizer"]["examples"]
+    # the classical poems count for the characters only (word_input_weights), every other input in full
+    by_input = report["corpus"]["chinese_by_input"]
+    poems = next(entry for entry in by_input if entry.endswith("chinese-poetry+chinese-poetry"))
+    assert by_input[poems]["chars"] > 1_000_000 and by_input[poems]["kept_chars"] == 0
+    assert all(v["kept_chars"] == v["chars"] for entry, v in by_input.items() if entry != poems)
 
     sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tok" / "tokenizer.model"))
     pieces = [sp.id_to_piece(i) for i in range(65536)]

@@ -177,3 +177,67 @@ def test_single_jieba_words_may_be_longer_than_phrases():
     longer, same_phrases = count_corpus_words([line], 6, False, 3, max_word_len=10)
     assert longer["中华人民共和国"] == 1 and same_phrases == phrases
     assert all(len(p) <= 6 for p in same_phrases)
+
+
+def test_word_input_weights_sample_an_input_evenly_and_report_it():
+    from skywork.tokenizer.train import _weighted_sample
+
+    lines = [f"诗{i}" for i in range(10)] + [f"新闻{i}" for i in range(4)]
+    kept, report = _weighted_sample(lines, [("poetry", 10), ("news", 4), ("empty", 0)], {"poetry": 0.3})
+    poetry = [line for line in kept if line.startswith("诗")]
+    assert poetry == ["诗3", "诗6", "诗9"]  # evenly spaced, 3 of 10
+    assert kept[3:] == lines[10:]  # not named: weight 1
+    assert report == {
+        "poetry": {"chars": 20, "weight": 0.3, "kept_chars": 6},
+        "news": {"chars": 12, "weight": 1.0, "kept_chars": 12},
+    }
+    none, _ = _weighted_sample(lines, [("poetry", 10), ("news", 4)], {"poetry": 0})
+    assert none == lines[10:]
+
+
+def test_word_input_weights_name_entries_of_inputs_and_stay_in_range():
+    import pytest
+
+    from skywork.tokenizer.train import TokenizerTrainConfig
+    from skywork.utils.io import InputError
+
+    TokenizerTrainConfig(inputs=["a", "b"], word_input_weights={"b": 0}).validate()
+    with pytest.raises(InputError, match="word_input_weights.*|not an entry of inputs"):
+        TokenizerTrainConfig(inputs=["a"], word_input_weights={"c": 0.5}).validate()
+    with pytest.raises(InputError, match=r"must be in \[0, 1\]"):
+        TokenizerTrainConfig(inputs=["a"], word_input_weights={"a": 2}).validate()
+
+
+def test_an_input_of_weight_zero_gives_characters_but_no_words(tmp_path, small_corpus):
+    """The full recipe keeps classical poetry out of the word selection (docs/tokenizer.md): its characters
+    still count, its phrases take no word slot."""
+    import json
+
+    from skywork.tokenizer.train import TokenizerTrainConfig, build_model
+
+    poems = tmp_path / "poems.jsonl"
+    poems.write_text(
+        "\n".join(
+            json.dumps({"text": "床前明月光，疑是地上霜。举头望明月，低头思故乡。"}, ensure_ascii=False)
+            for _ in range(40)
+        ),
+        encoding="utf-8",
+    )
+    inputs = [str(small_corpus), str(poems)]
+    sizes = dict(latin_size=700, chinese_chars=300, chinese_words=200, reserved=17, dictionary_prior=0.0)
+
+    def vocabulary(weights):
+        config = TokenizerTrainConfig(inputs=inputs, word_input_weights=weights, **sizes)
+        proto, report, _ = build_model(config, progress=lambda m: None)
+        return {p.piece for p in proto.pieces}, report
+
+    with_poems, _ = vocabulary({})
+    without, report = vocabulary({str(poems): 0})
+    poem_pieces = {
+        w for w in with_poems if len(w) >= 3 and w in "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+    }
+    assert len(poem_pieces) >= 3, poem_pieces  # phrases of the poem (疑是地上霜, 低头思故乡) take word slots
+    assert not poem_pieces & without and {"床", "霜", "乡"} <= without
+    by_input = report["corpus"]["chinese_by_input"]
+    assert by_input[str(poems)]["kept_chars"] == 0 and by_input[str(poems)]["chars"] == 40 * 24
+    assert by_input[str(small_corpus)]["kept_chars"] == by_input[str(small_corpus)]["chars"] > 0

@@ -20,8 +20,9 @@ subwords, 8,000 Chinese characters, 25,519 Chinese words and 17 reserved. No tra
    ideograph pieces jieba never cuts as one word) compete for the same slots by their pair counts. With
    ``dictionary_prior`` > 0, jieba's dictionary frequencies (a large general corpus), scaled to the corpus, are
    added to every candidate's worth, so words of general text are preferred to words frequent in only a few
-   training sources. After building the model every word is encoded on its own; words that do not come out as
-   one piece are replaced.
+   training sources. ``word_input_weights`` samples chosen inputs down (or out) of the text the words are chosen
+   on (the full recipe: classical poetry, whose phrases modern text never uses). After building the model every
+   word is encoded on its own; words that do not come out as one piece are replaced.
 
 The result is written with the HF files (see :func:`write_tokenizer_dir`).
 """
@@ -119,6 +120,12 @@ class TokenizerTrainConfig:
         50_000_000,
         help="At most this many characters of Chinese lines are counted and segmented (first come).",
     )
+    word_input_weights: dict[str, float] = field(
+        default_factory=dict,
+        help="Share of an input's Chinese lines that the word selection segments and ranks the words by, "
+        "evenly sampled (key: the entry exactly as written in inputs; 0 = its Chinese text counts for the "
+        "characters only); entries not named weigh 1. Characters are always counted on all lines.",
+    )
     max_sentence_length: int = field(
         8192, help="Longest training line in UTF-8 bytes; longer lines are split (and counted), not skipped."
     )
@@ -150,6 +157,13 @@ class TokenizerTrainConfig:
             raise InputError(
                 f"unknown join kinds {unknown} (expected some of {JOIN_KINDS})", field="join_kinds"
             )
+        for entry, weight in self.word_input_weights.items():
+            if entry not in self.inputs:
+                raise InputError(f"{entry!r} is not an entry of inputs", field="word_input_weights")
+            if not isinstance(weight, int | float) or not 0 <= weight <= 1:
+                raise InputError(
+                    f"weight of {entry!r} must be in [0, 1], got {weight!r}", field="word_input_weights"
+                )
         for name in ("max_phrase_words", "selection_rounds"):
             if getattr(self, name) < 1:
                 raise InputError("must be >= 1", field=name)
@@ -176,28 +190,73 @@ class CorpusStats:
     chinese_chars_read: int = 0
     chinese_chars_segmented: int = 0
     long_lines_split: int = 0
+    # Chinese characters of each entry of ``inputs``: read, and kept for the word selection (word_input_weights)
+    chinese_by_input: dict = dataclasses.field(default_factory=dict)
 
 
-def _collect(config: TokenizerTrainConfig, latin_file: Path) -> tuple[list[str], CorpusStats]:
-    """Write the Latin lines to ``latin_file`` (long ones split) and return the Chinese lines."""
+def _collect(
+    config: TokenizerTrainConfig, latin_file: Path
+) -> tuple[list[str], CorpusStats, list[tuple[str, int]]]:
+    """Write the Latin lines to ``latin_file`` (long ones split); return the Chinese lines, the stats and, for
+    each entry of ``inputs`` in order, how many of the Chinese lines (consecutive) came from it."""
     stats = CorpusStats()
     chinese: list[str] = []
     files = expand_inputs(config.inputs)
+    # A file named by several entries belongs to the first (it is read once).
+    entry_of: dict[Path, str] = {}
+    for entry in config.inputs:
+        for path in expand_inputs([entry]):
+            entry_of.setdefault(path, entry)
+    per_entry: dict[str, int] = dict.fromkeys(config.inputs, 0)
     with latin_file.open("w", encoding="utf-8") as out:
-        for line in iter_lines(files, config.text_field):
-            if has_cjk(line, pattern=CJK_IDEOGRAPH_RE):
-                stats.chinese_lines += 1
-                stats.chinese_chars_read += len(line)
-                chinese.append(line)
-                continue
-            pieces = split_long_line(line, config.max_sentence_length)
-            if len(pieces) > 1:
-                stats.long_lines_split += 1
-            for piece in pieces:
-                out.write(piece + "\n")
-            stats.latin_lines += len(pieces)
-            stats.latin_chars += len(line)
-    return chinese, stats
+        for path in files:
+            for line in iter_lines([path], config.text_field):
+                if has_cjk(line, pattern=CJK_IDEOGRAPH_RE):
+                    stats.chinese_lines += 1
+                    stats.chinese_chars_read += len(line)
+                    per_entry[entry_of[path]] += 1
+                    chinese.append(line)
+                    continue
+                _write_latin(line, config, out, stats)
+    return chinese, stats, list(per_entry.items())
+
+
+def _write_latin(line: str, config: TokenizerTrainConfig, out, stats: CorpusStats) -> None:
+    pieces = split_long_line(line, config.max_sentence_length)
+    if len(pieces) > 1:
+        stats.long_lines_split += 1
+    for piece in pieces:
+        out.write(piece + "\n")
+    stats.latin_lines += len(pieces)
+    stats.latin_chars += len(line)
+
+
+def _weighted_sample(
+    lines: list[str], per_entry: list[tuple[str, int]], weights: dict[str, float]
+) -> tuple[list[str], dict[str, dict]]:
+    """``lines`` with each entry's (consecutive) lines evenly sampled to its weight (1 when not named), and, per
+    entry with Chinese text, its characters read and kept."""
+    kept: list[str] = []
+    report: dict[str, dict] = {}
+    start = 0
+    for entry, count in per_entry:
+        block = lines[start : start + count]
+        start += count
+        weight = weights.get(entry, 1.0)
+        if weight < 1:  # every line where (i + 1) * weight crosses an integer: evenly spaced
+            block_kept = [
+                line for i, line in enumerate(block) if math.floor((i + 1) * weight) > math.floor(i * weight)
+            ]
+        else:
+            block_kept = block
+        kept += block_kept
+        if block:
+            report[entry] = {
+                "chars": sum(map(len, block)),
+                "weight": weight,
+                "kept_chars": sum(map(len, block_kept)),
+            }
+    return kept, report
 
 
 def _even_sample(lines: list[str], max_chars: int) -> list[str]:
@@ -739,7 +798,7 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         latin_file = Path(tmp) / "latin.txt"
-        chinese_lines, stats = _collect(config, latin_file)
+        chinese_lines, stats, per_entry = _collect(config, latin_file)
         timings["read_corpus_s"] = time.perf_counter() - start
         if stats.latin_lines == 0 and stats.chinese_lines == 0:
             raise InputError(
@@ -772,7 +831,10 @@ def build_model(config: TokenizerTrainConfig, progress=print) -> tuple[sp_pb2.Mo
     words: list[str] = []
     word_info: dict = {"from_corpus": 0, "from_dictionary": 0}
     if config.chinese_words:
-        to_segment = _even_sample(chinese_lines, config.max_chinese_chars)
+        weighted, stats.chinese_by_input = _weighted_sample(
+            chinese_lines, per_entry, config.word_input_weights
+        )
+        to_segment = _even_sample(weighted, config.max_chinese_chars)
         stats.chinese_chars_segmented = sum(len(line) for line in to_segment)
         progress(f"segmenting {stats.chinese_chars_segmented:,} characters of Chinese with jieba")
         counts, phrases = count_corpus_words(
