@@ -113,6 +113,8 @@ def prepare(args, work: Path) -> dict:
         tokenizer, hay, args.retrieval_docs, L, seed=1000, min_prompt=0.3, needles=(1, args.max_needles)
     )
     write_token_documents(work / "streams", docs, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="needle")
+    if args.continue_steps > 0:
+        multi_needle_stream(args, tokenizer, tok_dir, hay, work)
     if args.copy_share > 0:
         # the copy curriculum: random spans repeated, over the needle documents' most frequent pieces + digits
         digits = [tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)]
@@ -159,6 +161,21 @@ def prepare(args, work: Path) -> dict:
         "haystack_source": "Paul Graham essays" if found else "held-out corpus text",
         "retrieval_share": args.needle_share,
     }
+
+
+def multi_needle_stream(args, tokenizer, tok_dir, hay: str, work: Path) -> None:
+    """The second base phase's documents: 1..``--continue-needles`` needles of distinct keys per L-token
+    document, each asked (random order), so that only the asked key's value is right: the key lookup."""
+    from skywork.data.synth.needle_docs import needle_token_documents
+    from skywork.longctx.cip import write_token_documents
+
+    docs = needle_token_documents(
+        tokenizer, hay, args.continue_docs, args.length, seed=1500, min_prompt=0.3,
+        needles=(1, args.continue_needles),
+    )  # fmt: skip
+    write_token_documents(
+        work / "streams", docs, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="needle_multi"
+    )
 
 
 # -------------------------------------------------------------------------------------------------- training
@@ -211,6 +228,84 @@ def pretrain_base(args, env: dict, work: Path) -> Path:
     )
     run_pretraining(config, resume="never")
     return out / "final"
+
+
+def digit_copy_stream(args, tokenizer, tok_dir, work: Path) -> None:
+    """Phase 3's copy curriculum over the ten digits only: in a span of random digits, repeated, most digits
+    occur more than once, so copying needs the token before as well (1-token induction copies ``2 6 2`` as
+    ``2 6 2 6``): the circuit that copies a 7-digit value exactly and that matches ``KEY is`` to its needle."""
+    from skywork.data.synth.copy_docs import copy_token_documents
+    from skywork.longctx.cip import write_token_documents
+
+    digits = [tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)]
+    copies = copy_token_documents(
+        args.copy_docs, args.copy_length or args.length, digits, bos_id=tokenizer.bos_token_id,
+        eos_id=tokenizer.eos_token_id, seed=4000, span=(4, 12),
+    )  # fmt: skip
+    write_token_documents(
+        work / "streams", copies, tokenizer=tokenizer, tokenizer_dir=tok_dir, source="copy_digits"
+    )
+
+
+def continue_base(args, env: dict, work: Path, model: Path, phase: int = 2) -> Path:
+    """The base's later phases at L, from the phase before: multi-key needle documents + the copy curriculum
+    (phase 2); phase 3 continues with the same data at its own lr, + ``--phase3-digits-share`` of digit copying."""
+    from skywork.tokenizer import load
+    from skywork.train.config import PretrainConfig
+    from skywork.train.loop import run_pretraining
+
+    if not (work / "streams" / "needle_multi" / "meta.json").exists():  # a reused work dir of phase 1 only
+        from skywork.utils.paths import shared_data_dir
+
+        hay = "\n\n".join(training_haystack(shared_data_dir(), []))
+        multi_needle_stream(args, load(env["tokenizer"]), env["tokenizer"], hay, work)
+    digit_share = args.phase3_digits_share if phase == 3 else 0.0
+    if digit_share > 0 and not (work / "streams" / "copy_digits" / "meta.json").exists():
+        digit_copy_stream(args, load(env["tokenizer"]), env["tokenizer"], work)
+    out = work / f"base{phase}"
+    shares = {
+        "needle_multi": 1 - args.continue_copy_share - digit_share,
+        "copy": args.continue_copy_share,
+        "copy_digits": digit_share,
+    }
+    sources = [
+        {"name": name, "path": str(work / "streams" / name), "weight": share}
+        for name, share in shares.items()
+        if share > 0
+    ]
+    steps = args.phase3_steps if phase == 3 else args.continue_steps
+    lr = args.phase3_lr if phase == 3 else args.continue_lr
+    config = _config(
+        PretrainConfig,
+        {
+            "output_dir": str(out),
+            "tokenizer": env["tokenizer"],
+            "model": {"init_from": str(model)},
+            "data": {"seq_len": args.length, "sources": sources},
+            "optim": {"lr": lr, "min_lr": lr / 10, "warmup_steps": 30},
+            "max_steps": steps,
+            "micro_batch_size": args.base_batch,
+            "eval_every": 10**6,
+            "save_every": max(1, steps // 4),
+            "keep_last": 8,
+        },
+    )
+    run_pretraining(config, resume="auto")
+    return out / "final"
+
+
+def the_base(args, env: dict, work: Path) -> Path:
+    """Phase 1 (copy curriculum + needle documents), phase 2 (``--continue-steps``: multi-key needles),
+    phase 3 (``--phase3-steps``: more of phase 2 at a lower lr, optionally + digit copying); each phase is
+    reused when there (``--reuse-base``)."""
+    final = work / "base" / "final"
+    base = final if args.reuse_base and final.exists() else pretrain_base(args, env, work)
+    for phase, steps in ((2, args.continue_steps), (3, args.phase3_steps)):
+        if steps > 0:
+            final = work / f"base{phase}" / "final"
+            reuse = args.reuse_base and final.exists()
+            base = final if reuse else continue_base(args, env, work, base, phase)
+    return base
 
 
 def long_cpt(args, env: dict, model: Path, out: Path) -> Path:
@@ -302,8 +397,7 @@ def build_arms(args, env: dict, work: Path) -> dict[str, Path]:
     synl = [str(work / "synl" / "train.jsonl"), str(work / "needle_sft.jsonl"), *standard]
     arms: dict[str, Path] = {}
     log("pretraining the base at L")
-    final = work / "base" / "final"
-    arms["base"] = final if args.reuse_base and final.exists() else pretrain_base(args, env, work)
+    arms["base"] = the_base(args, env, work)
     arms["rope"] = extend_model_dir(arms["base"], work / "rope", 4, "ntk", L)
     log("CIP continued pretraining at 4L")
     arms["rope+cip"] = long_cpt(args, env, arms["rope"], work / "long_cpt" / "run")
@@ -489,6 +583,25 @@ def main() -> None:
         "--copy-length", type=int, default=32, help="tokens per copy document (0: L); packed, block-diagonal"
     )
     parser.add_argument("--copy-alphabet", type=int, default=64, help="their alphabet: most frequent pieces")
+    parser.add_argument(
+        "--continue-steps",
+        type=int,
+        default=0,
+        help="the base's phase 2: steps on multi-key needle documents",
+    )
+    parser.add_argument("--continue-needles", type=int, default=2, help="phase 2: needles per document, 1..N")
+    parser.add_argument(
+        "--continue-docs", type=int, default=8000, help="phase 2: needle documents of L tokens"
+    )
+    parser.add_argument("--continue-copy-share", type=float, default=0.4, help="phase 2: copy share")
+    parser.add_argument("--continue-lr", type=float, default=2e-3, help="phase 2: peak lr (cosine to 1/10)")
+    parser.add_argument(
+        "--phase3-steps", type=int, default=0, help="the base's phase 3: phase 2's data again"
+    )
+    parser.add_argument("--phase3-lr", type=float, default=1e-3, help="phase 3: peak lr (cosine to 1/10)")
+    parser.add_argument(
+        "--phase3-digits-share", type=float, default=0.0, help="phase 3: share of copy spans of digits only"
+    )
     parser.add_argument("--needle-sft-rows", type=int, default=200, help="needle-style long SFT rows")
     parser.add_argument("--base-lr", type=float, default=3e-3)
     parser.add_argument("--base-batch", type=int, default=16, help="rows of L tokens per base step")
@@ -516,6 +629,8 @@ def main() -> None:
         args.base_steps, args.cip_steps, args.sft_steps, args.longsft_steps = 10, 4, 3, 3
         args.corpus_mb, args.retrieval_docs, args.synl_tables, args.seeds, args.cost_steps = 0.3, 50, 6, 1, 2
         args.copy_docs, args.base_batch = 50, 8
+        args.continue_steps, args.continue_docs = min(args.continue_steps, 3), 50
+        args.phase3_steps = min(args.phase3_steps, 3)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     started = time.perf_counter()
     work = args.work
@@ -534,8 +649,9 @@ def main() -> None:
         (work / "env.json").write_text(json.dumps(env))
     log(f"data ready (retrieval share of the pretraining documents {env['retrieval_share']:.1%})")
     if args.only_base:
-        base = pretrain_base(args, env, work)
-        for ckpt in [*sorted((work / "base" / "checkpoints").glob("step-*/model")), base]:
+        base = the_base(args, env, work)
+        phase = base.parent.name  # base or base2
+        for ckpt in [*sorted((work / phase / "checkpoints").glob("step-*/model")), base]:
             res = needle_arm(args, env, ckpt, RESULTS_DIR / "longctx" / "base-only", lengths=[args.length])
             log(f"base at L, {ckpt.parent.name}: needle accuracy {res}")
         return
