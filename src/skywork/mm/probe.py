@@ -5,7 +5,8 @@ the answers apart) or later (projector, LLM, training diet). A linear classifier
 ViT features of training images and scored on held-out images, tells which: a high probe accuracy with a low
 answer accuracy points past the encoder.
 
-    python -m skywork.mm.probe runs/mm-demo/encoder/final runs/mm-demo/instruct/final --data runs/mm-demo/mm_data
+    skywork eval mm-probe runs/mm-demo/encoder/final runs/mm-demo/instruct/final --data runs/mm-demo/mm_data
+    python -m skywork.mm.probe ...   (the same, without the CLI)
 """
 
 from __future__ import annotations
@@ -109,6 +110,33 @@ def probe_model(model_dir: str, data_dir: str, train_limit: int = 1500, test_lim
             "n": len(hy),
         }
     return result
+
+
+def probe_table(results: dict[str, dict]):
+    """A rich table: one row per model, probe accuracy (and the majority floor) per kind."""
+    from rich.table import Table
+
+    kinds = [k for k in PROBED_KINDS if any(k in r for r in results.values())]
+    table = Table(title="linear probes on the last ViT layer (held-out accuracy; majority share)")
+    table.add_column("model")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    for model, result in results.items():
+        cells = [
+            f"{result[k]['probe']:.1%} ({result[k]['majority']:.0%})" if k in result else "-" for k in kinds
+        ]
+        table.add_row(model, *cells)
+    return table
+
+
+def probe_command(models: list[str], data_dir: str, output: str | None, train_limit: int, test_limit: int):
+    """`skywork eval mm-probe`: probe every model, write the results as JSON (atomically) when asked."""
+    from skywork.utils.io import atomic_write_json
+
+    results = {m: probe_model(m, data_dir, train_limit, test_limit) for m in models}
+    if output:
+        atomic_write_json(output, {"data": data_dir, "models": results})
+    return results
 
 
 def main() -> None:
