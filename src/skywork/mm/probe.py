@@ -20,7 +20,8 @@ import torch
 from skywork.mm.data import read_image_rows
 from skywork.mm.processor import pixels
 
-PROBED_KINDS = ("color", "count", "shape", "position", "size", "reading", "chart", "digit")
+PROBED_KINDS = ("color", "count", "shape", "position", "size", "reading", "chart", "digit", "tens", "units")
+# tens / units: the two digits of the two-digit numbers of reading images, each probed alone (which one is lost?)
 
 
 @torch.no_grad()
@@ -35,7 +36,8 @@ def vit_features(model, images: torch.Tensor, batch: int = 128) -> torch.Tensor:
 
 
 def labelled(rows: list[dict], limit: int) -> dict[str, list[tuple[int, str]]]:
-    """kind -> [(row index, English answer)] (the first English question of the kind per image)."""
+    """kind -> [(row index, English answer)] (the first English question of the kind per image; a two-digit
+    reading answer also gives its tens and units digits)."""
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for index, row in enumerate(rows):
         seen = set()
@@ -44,6 +46,9 @@ def labelled(rows: list[dict], limit: int) -> dict[str, list[tuple[int, str]]]:
             if qa["lang"] == "en" and kind in PROBED_KINDS and kind not in seen and len(found[kind]) < limit:
                 found[kind].append((index, qa["answer"]))
                 seen.add(kind)
+                if kind == "reading" and qa["answer"].isdigit() and len(qa["answer"]) == 2:
+                    found["tens"].append((index, qa["answer"][0]))
+                    found["units"].append((index, qa["answer"][1]))
     return found
 
 
