@@ -118,19 +118,20 @@ def probe_model(model_dir: str, data_dir: str, train_limit: int = 1500, test_lim
 
 
 def probe_table(results: dict[str, dict]):
-    """A rich table: one row per model, probe accuracy (and the majority floor) per kind."""
+    """A rich table: one row per question kind, one column per model (kinds grow; a few models fit any terminal)."""
     from rich.table import Table
 
     kinds = [k for k in PROBED_KINDS if any(k in r for r in results.values())]
     table = Table(title="linear probes on the last ViT layer (held-out accuracy; majority share)")
-    table.add_column("model")
+    table.add_column("kind")
+    for model in results:
+        table.add_column(model, justify="right", overflow="fold")
     for kind in kinds:
-        table.add_column(kind, justify="right")
-    for model, result in results.items():
         cells = [
-            f"{result[k]['probe']:.1%} ({result[k]['majority']:.0%})" if k in result else "-" for k in kinds
+            f"{r[kind]['probe']:.1%} ({r[kind]['majority']:.0%})" if kind in r else "-"
+            for r in results.values()
         ]
-        table.add_row(model, *cells)
+        table.add_row(kind, *cells)
     return table
 
 
