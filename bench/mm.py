@@ -55,6 +55,10 @@ def accuracy_results(run_dir: Path) -> list[dict]:
                 "peer_name": "same model, image withheld",
             }
         )
+    for part, row in summary.get("reading_split", {}).items():  # words and numbers fail differently
+        base = summary.get("baseline_reading_split", {}).get(part, {}).get("accuracy", 0.0)
+        name = f"mm_synthetic_accuracy_reading_{part}"
+        results.append({"name": name, "ours": row["accuracy"], "peer": base, "goal": "report"})
     return results
 
 

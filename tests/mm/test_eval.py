@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from skywork.eval.mm import MMEvalConfig, evaluate_mm, mme_scores, normalise
+from skywork.eval.mm import MMEvalConfig, evaluate_mm, mme_scores, normalise, reading_split
 
 
 def test_mme_scores_accuracy_plus_needs_both_questions_of_an_image_right():
@@ -19,6 +19,18 @@ def test_mme_scores_accuracy_plus_needs_both_questions_of_an_image_right():
     score = mme_scores(items, "correct")["count"]
     assert score["accuracy"] == 0.75 and score["accuracy_plus"] == 0.5
     assert score["score"] == 125.0 and score["images"] == 2
+
+
+def test_reading_is_split_into_words_and_numbers():
+    items = [
+        {"group": "reading", "gold": "cat", "correct": True, "baseline_correct": False},
+        {"group": "reading", "gold": "47", "correct": False, "baseline_correct": False},
+        {"group": "reading", "gold": "5", "correct": True, "baseline_correct": False},
+        {"group": "color", "gold": "red", "correct": False},
+    ]
+    split = reading_split(items)
+    assert split == {"numbers": {"accuracy": 0.5, "n": 2}, "words": {"accuracy": 1.0, "n": 1}}
+    assert reading_split(items, "baseline_correct")["words"]["accuracy"] == 0.0
 
 
 def test_answers_are_compared_on_their_first_line_without_final_punctuation():
@@ -39,6 +51,7 @@ def test_eval_writes_summary_results_page_and_baseline(mm_model_dir, mm_data, tm
     assert {"color", "count", "digit", "parity"} <= set(summary["kinds"])
     assert set(summary["kinds"]) == set(summary["baseline_kinds"])
     assert set(summary["mme"]) >= {"existence", "ocr"}
+    assert set(summary["reading_split"]) <= {"words", "numbers"}
     results = json.loads((out / "results.json").read_text())
     assert all("answer" in r and "baseline_answer" in r for r in results)
     page = (out / "examples.html").read_text()

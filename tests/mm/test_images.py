@@ -95,6 +95,19 @@ def _ink_box(image, threshold: int = 150) -> tuple[int, int]:
     return int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
 
 
+def test_number_share_sets_the_share_of_numbers_among_reading_images():
+    import random
+
+    from skywork.data.synth.images import reading_item
+
+    def numbers(share: float) -> int:
+        r = random.Random(0)
+        return sum(reading_item(r, 32, number_share=share)["qa"][0]["answer"].isdigit() for _ in range(200))
+
+    assert numbers(0.0) == 0 and numbers(1.0) == 200
+    assert 60 < numbers(0.5) < 140 < numbers(0.9)
+
+
 def test_reading_text_size_and_shape_scale_are_options():
     import random
 

@@ -23,3 +23,21 @@ def test_probe_model_reports_each_kind_with_its_chance_floor(mm_model_dir, mm_da
         assert 0.0 <= row["probe"] <= 1.0 and 0.0 < row["majority"] <= 1.0 and row["n"] > 0
     fresh = probe_model(f"fresh:{mm_model_dir}", str(mm_data), train_limit=40, test_limit=10)
     assert set(fresh) == set(result)
+
+
+def test_probe_command_prints_one_row_per_kind_and_writes_json(mm_model_dir, mm_data, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from skywork.cli import app
+
+    out = tmp_path / "probe.json"
+    args = ["eval", "mm-probe", str(mm_model_dir), "--data", str(mm_data), "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--train-images", "30", "--test-images", "8"])
+    assert result.exit_code == 0, result.output
+    assert "linear probes" in result.output
+    assert all(kind in result.output for kind in ("color", "count", "reading", "tens", "units"))
+    saved = json.loads(out.read_text())
+    assert saved["data"] == str(mm_data) and set(saved["models"]) == {str(mm_model_dir)}
+    assert "reading" in saved["models"][str(mm_model_dir)]

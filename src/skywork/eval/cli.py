@@ -596,6 +596,23 @@ def mm_command(
     console.print(f"[dim]summary, results and examples.html in {output}[/dim]")
 
 
+@app.command("mm-probe")
+def mm_probe_command(
+    models: list[str] = typer.Argument(
+        ..., help="Multimodal model directories; fresh:DIR = DIR's ViT untrained."
+    ),
+    data: Path = typer.Option(..., "--data", help="mm_data output directory (train/ and heldout/)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Also write the probe accuracies as JSON."),
+    train_images: int = typer.Option(1500, help="Training images per kind the probe is fitted on."),
+    test_images: int = typer.Option(300, help="Held-out images per kind it is scored on."),
+) -> None:
+    """Linear probes per question kind on the ViT's features: is a kind lost in the encoder or after it?"""
+    from skywork.mm.probe import probe_command, probe_table
+
+    results = probe_command(models, str(data), output and str(output), train_images, test_images)
+    console.print(probe_table(results))
+
+
 # --- long context (issue 15): the commands' code lives in skywork.longctx.eval_cli
 from skywork.longctx import eval_cli as _longctx_cli  # noqa: E402
 

@@ -147,6 +147,15 @@ def accuracy_table(items: list[dict], key: str) -> dict[str, dict]:
     }
 
 
+def reading_split(items: list[dict], key: str = "correct") -> dict[str, dict]:
+    """Reading accuracy for words and for numbers apart (the two fail differently): {part: {accuracy, n}}."""
+    parts: dict[str, list[bool]] = defaultdict(list)
+    for item in items:
+        if item["group"] == "reading" and key in item:
+            parts["numbers" if item["gold"].isdigit() else "words"].append(item[key])
+    return {p: {"accuracy": sum(v) / len(v), "n": len(v)} for p, v in sorted(parts.items())}
+
+
 def mme_scores(items: list[dict], key: str) -> dict[str, dict]:
     """MME's scoring per category: accuracy per question, accuracy+ per (image, language) pair, score = sum x100."""
     questions: dict[str, list[bool]] = defaultdict(list)
@@ -216,6 +225,8 @@ def evaluate_mm(config: MMEvalConfig) -> dict:
         "model": config.model,
         "kinds": accuracy_table(questions, "correct"),
         "baseline_kinds": accuracy_table(questions, "baseline_correct") if config.baseline else {},
+        "reading_split": reading_split(questions),
+        "baseline_reading_split": reading_split(questions, "baseline_correct") if config.baseline else {},
         "mme": mme_scores(mme, "correct"),
         "baseline_mme": mme_scores(mme, "baseline_correct") if config.baseline else {},
         "overall": _mean(questions, "correct"),
@@ -310,6 +321,8 @@ def results_table(payload: dict):
             "-" if base is None else f"{base:.1%}",
             str(row["n"]),
         )
+    for part, row in payload.get("reading_split", {}).items():
+        table.add_row(f"  reading: {part}", "", "", f"{row['accuracy']:.1%}", "", str(row["n"]))
     for category, row in payload["mme"].items():
         base = payload["baseline_mme"].get(category, {}).get("accuracy")
         table.add_row(

@@ -5,7 +5,8 @@ the answers apart) or later (projector, LLM, training diet). A linear classifier
 ViT features of training images and scored on held-out images, tells which: a high probe accuracy with a low
 answer accuracy points past the encoder.
 
-    python -m skywork.mm.probe runs/mm-demo/encoder/final runs/mm-demo/instruct/final --data runs/mm-demo/mm_data
+    skywork eval mm-probe runs/mm-demo/encoder/final runs/mm-demo/instruct/final --data runs/mm-demo/mm_data
+    python -m skywork.mm.probe ...   (the same, without the CLI)
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 from skywork.mm.data import read_image_rows
 from skywork.mm.processor import pixels
 
-PROBED_KINDS = ("color", "count", "shape", "position", "size", "reading", "chart", "digit")
+PROBED_KINDS = ("color", "count", "shape", "position", "size", "reading", "chart", "digit", "tens", "units")
+# tens / units: the two digits of the two-digit numbers of reading images, each probed alone (which one is lost?)
 
 
 @torch.no_grad()
@@ -34,7 +36,8 @@ def vit_features(model, images: torch.Tensor, batch: int = 128) -> torch.Tensor:
 
 
 def labelled(rows: list[dict], limit: int) -> dict[str, list[tuple[int, str]]]:
-    """kind -> [(row index, English answer)] (the first English question of the kind per image)."""
+    """kind -> [(row index, English answer)] (the first English question of the kind per image; a two-digit
+    reading answer also gives its tens and units digits)."""
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for index, row in enumerate(rows):
         seen = set()
@@ -43,6 +46,9 @@ def labelled(rows: list[dict], limit: int) -> dict[str, list[tuple[int, str]]]:
             if qa["lang"] == "en" and kind in PROBED_KINDS and kind not in seen and len(found[kind]) < limit:
                 found[kind].append((index, qa["answer"]))
                 seen.add(kind)
+                if kind == "reading" and qa["answer"].isdigit() and len(qa["answer"]) == 2:
+                    found["tens"].append((index, qa["answer"][0]))
+                    found["units"].append((index, qa["answer"][1]))
     return found
 
 
@@ -109,6 +115,34 @@ def probe_model(model_dir: str, data_dir: str, train_limit: int = 1500, test_lim
             "n": len(hy),
         }
     return result
+
+
+def probe_table(results: dict[str, dict]):
+    """A rich table: one row per question kind, one column per model (kinds grow; a few models fit any terminal)."""
+    from rich.table import Table
+
+    kinds = [k for k in PROBED_KINDS if any(k in r for r in results.values())]
+    table = Table(title="linear probes on the last ViT layer (held-out accuracy; majority share)")
+    table.add_column("kind")
+    for model in results:
+        table.add_column(model, justify="right", overflow="fold")
+    for kind in kinds:
+        cells = [
+            f"{r[kind]['probe']:.1%} ({r[kind]['majority']:.0%})" if kind in r else "-"
+            for r in results.values()
+        ]
+        table.add_row(kind, *cells)
+    return table
+
+
+def probe_command(models: list[str], data_dir: str, output: str | None, train_limit: int, test_limit: int):
+    """`skywork eval mm-probe`: probe every model, write the results as JSON (atomically) when asked."""
+    from skywork.utils.io import atomic_write_json
+
+    results = {m: probe_model(m, data_dir, train_limit, test_limit) for m in models}
+    if output:
+        atomic_write_json(output, {"data": data_dir, "models": results})
+    return results
 
 
 def main() -> None:

@@ -102,6 +102,14 @@ class ImageQAConfig(GeneratorConfig):
         help="Font size of the reading images in pixels; null: 9/16 of image_size (18 px at 32: a letter is "
         "about one 8 px patch wide; the first recipe's 12 px letters were 6 px and held-out reading stayed <= 10%).",
     )
+    number_px: int | None = field(
+        None,
+        help="Font size of the numbers of reading images; null: text_px. A larger one gives each digit its own "
+        "two patch columns (26 px at 32: a two-digit number fills the width; 18 px numbers were read 6-8%).",
+    )
+    number_share: float = field(
+        0.5, help="Share of the reading images that show a number (0-99); the others show one of the words."
+    )
     shape_scale: float = field(
         1.0,
         help="Scale of the shapes of multi-shape scenes (1: 1/5-1/4 of the side, inside a quarter of the canvas).",
@@ -239,14 +247,21 @@ def scene_item(r: random.Random, size: int, shape_scale: float = 1.0) -> dict:
     }
 
 
-def reading_item(r: random.Random, size: int, text_px: int | None = None) -> dict:
-    """A word or a number in dark ink at a random place."""
+def reading_item(
+    r: random.Random,
+    size: int,
+    text_px: int | None = None,
+    number_share: float = 0.5,
+    number_px: int | None = None,
+) -> dict:
+    """A word or a number in dark ink at a random place (numbers in ``number_px`` when given)."""
     from PIL import ImageDraw
 
     image = _canvas(r, size)
     draw = ImageDraw.Draw(image)
-    text = r.choice(WORDS) if r.random() < 0.5 else str(r.randint(0, 99))
-    font = _font(text_px or max(8, size * 9 // 16))
+    text = r.choice(WORDS) if r.random() < 1 - number_share else str(r.randint(0, 99))
+    px = text_px or max(8, size * 9 // 16)
+    font = _font(number_px or px if text.isdigit() else px)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = r.randint(0, max(0, size - (right - left) - 1)) - left
     y = r.randint(0, max(0, size - (bottom - top) - 1)) - top
@@ -424,7 +439,8 @@ class ImageQA(SyntheticGenerator[ImageQAConfig]):
         if kind == "scene":
             return scene_item(r, size, self.config.shape_scale)
         if kind == "reading":
-            return reading_item(r, size, self.config.text_px)
+            config = self.config
+            return reading_item(r, size, config.text_px, config.number_share, config.number_px)
         return DRAWERS[kind](r, size)
 
     def _emit(self, handle, corpus, talk: random.Random, image_id: str, item: dict) -> None:
