@@ -599,17 +599,20 @@ def mm_command(
 @app.command("mm-probe")
 def mm_probe_command(
     models: list[str] = typer.Argument(
-        ..., help="Multimodal model directories; fresh:DIR = DIR's ViT untrained."
+        ...,
+        metavar="MODEL",
+        help="Multimodal model directories, one or more; fresh:DIR = DIR's ViT untrained.",
     ),
     data: Path = typer.Option(..., "--data", help="mm_data output directory (train/ and heldout/)."),
     output: Path = typer.Option(None, "--output", "-o", help="Also write the probe accuracies as JSON."),
     train_images: int = typer.Option(1500, help="Training images per kind the probe is fitted on."),
     test_images: int = typer.Option(300, help="Held-out images per kind it is scored on."),
+    device: str = _DEVICE,
 ) -> None:
     """Linear probes per question kind on the ViT's features: is a kind lost in the encoder or after it?"""
     from skywork.mm.probe import probe_command, probe_table
 
-    results = probe_command(models, str(data), output and str(output), train_images, test_images)
+    results = probe_command(models, str(data), output and str(output), train_images, test_images, device)
     console.print(probe_table(results))
 
 

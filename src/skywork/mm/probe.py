@@ -29,9 +29,11 @@ def vit_features(model, images: torch.Tensor, batch: int = 128) -> torch.Tensor:
     """The last ViT layer's patch features (what the projector reads), flattened per image: (n, patches * width)."""
     model.eval()
     out = []
+    device = next(model.parameters()).device
     for start in range(0, len(images), batch):
-        hidden = model.model.vision_tower(pixel_values=images[start : start + batch]).last_hidden_state
-        out.append(hidden.flatten(1))
+        chunk = images[start : start + batch].to(device)
+        hidden = model.model.vision_tower(pixel_values=chunk).last_hidden_state
+        out.append(hidden.flatten(1).float().cpu())
     return torch.cat(out)
 
 
@@ -73,9 +75,12 @@ def _xy(pairs, feats, position, code) -> tuple[torch.Tensor, torch.Tensor]:
     return feats[[position[i] for i, _ in pairs]], torch.tensor([code[a] for _, a in pairs])
 
 
-def probe_model(model_dir: str, data_dir: str, train_limit: int = 1500, test_limit: int = 300) -> dict:
+def probe_model(
+    model_dir: str, data_dir: str, train_limit: int = 1500, test_limit: int = 300, device: str = "auto"
+) -> dict:
     """Probe accuracy per question kind, and the share of the most common answer (the chance floor)."""
     from skywork.mm.model import load_mm_model
+    from skywork.utils.device import resolve_device
 
     fresh = model_dir.startswith("fresh:")
     model = load_mm_model(model_dir.removeprefix("fresh:"))
@@ -84,6 +89,7 @@ def probe_model(model_dir: str, data_dir: str, train_limit: int = 1500, test_lim
 
         torch.manual_seed(0)
         model.model.vision_tower = AutoModel.from_config(model.config.vision_config)
+    model.to(resolve_device(device))
     size = model.config.vision_config.image_size
     splits = {}
     for split, limit in (("train", train_limit), ("heldout", test_limit)):
@@ -135,11 +141,18 @@ def probe_table(results: dict[str, dict]):
     return table
 
 
-def probe_command(models: list[str], data_dir: str, output: str | None, train_limit: int, test_limit: int):
+def probe_command(
+    models: list[str],
+    data_dir: str,
+    output: str | None,
+    train_limit: int,
+    test_limit: int,
+    device: str = "auto",
+):
     """`skywork eval mm-probe`: probe every model, write the results as JSON (atomically) when asked."""
     from skywork.utils.io import atomic_write_json
 
-    results = {m: probe_model(m, data_dir, train_limit, test_limit) for m in models}
+    results = {m: probe_model(m, data_dir, train_limit, test_limit, device) for m in models}
     if output:
         atomic_write_json(output, {"data": data_dir, "models": results})
     return results
