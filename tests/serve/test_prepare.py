@@ -65,7 +65,18 @@ def test_extra_vllm_args_cannot_override_managed_flags(served_model):
     assert check_extra_args(["--stream-interval=4", "--max-num-seqs", "64"]) == [
         "--stream-interval=4", "--max-num-seqs", "64",
     ]  # fmt: skip
-    for arg in ("--host=0.0.0.0", "--trust-remote-code", "--trust_remote_code", "--port=9"):
+    bad = (
+        "--host=0.0.0.0",
+        "--trust-remote-code",
+        "--trust_remote_code",
+        "--port=9",
+        "--hos=0.0.0.0",
+        "--trust-rem",
+    )
+    for arg in (
+        *bad,
+        "--host 0.0.0.0",
+    ):  # abbreviations argparse would expand, and a flag with its value in one
         with pytest.raises(ServeError, match="not accepted"):
             check_extra_args([arg])
     model_dir, _ = served_model

@@ -78,11 +78,13 @@ def check_extra_args(args: list[str]) -> list[str]:
 
     ``--host`` would bypass :func:`check_exposure`, ``--trust-remote-code`` runs a checkpoint's Python, and the
     others have their own ``skywork serve`` options; anything else (``--stream-interval 4``, ``--max-num-seqs 64``)
-    goes to vLLM as given.
+    goes to vLLM as given. vLLM's parser (argparse) also takes unambiguous abbreviations (``--hos`` for
+    ``--host``), so a flag that begins a managed one is refused too.
     """
     for arg in args:
-        flag = arg.split("=", 1)[0].replace("_", "-")
-        if flag in MANAGED_FLAGS:
+        words = arg.split("=", 1)[0].split()
+        flag = words[0].replace("_", "-") if words else ""
+        if flag.startswith("--") and len(flag) > 2 and any(m.startswith(flag) for m in MANAGED_FLAGS):
             raise ServeError(
                 f"{arg!r} is not accepted as an extra vLLM argument: skywork serve sets {flag} itself "
                 "(use its own option; --trust-remote-code and --allowed-local-media-path are never passed)"
