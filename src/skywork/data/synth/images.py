@@ -261,7 +261,7 @@ def reading_item(
     draw = ImageDraw.Draw(image)
     text = r.choice(WORDS) if r.random() < 1 - number_share else str(r.randint(0, 99))
     px = text_px or max(8, size * 9 // 16)
-    font = _font(number_px or px if text.isdigit() else px)
+    font = _font((number_px or px) if text.isdigit() else px)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = r.randint(0, max(0, size - (right - left) - 1)) - left
     y = r.randint(0, max(0, size - (bottom - top) - 1)) - top
