@@ -26,3 +26,17 @@ def test_export_llama_gives_identical_logits(tmp_path, tiny_tokenizer_dir):
         assert torch.equal(llama(ids).logits, model(ids).logits)
     tok = AutoTokenizer.from_pretrained(out)
     assert tok.decode(tok.encode("hello world"), skip_special_tokens=True).strip() == "hello world"
+
+
+def test_model_dirs_are_written_with_the_kv_cache_on(tmp_path):
+    """Training turns use_cache off; a saved directory must not pass that on to generate (no cache: 3x slower)."""
+    from transformers import GenerationConfig
+
+    from skywork.testing import write_tiny_model_dir
+
+    model = build_tiny_model(300, seed=0)
+    model.config.use_cache = False  # as skywork.train.build leaves it
+    out = write_tiny_model_dir(tmp_path / "m", model)
+    assert json.loads((out / "config.json").read_text())["use_cache"] is True
+    assert model.config.use_cache is False  # the training model's own config is left alone
+    assert GenerationConfig.from_model_config(LlamaForCausalLM.config_class.from_pretrained(out)).use_cache

@@ -196,7 +196,21 @@ def save_model_dir(
     out_dir.mkdir(parents=True, exist_ok=True)
     if architecture is not None:
         config.architectures = [architecture]
-    config.save_pretrained(out_dir)
+    # Training turns the KV cache off (config.use_cache = False); a directory is for whoever loads it next, and
+    # transformers' generate reads use_cache from config.json: saved off, generate re-ran the whole sequence at
+    # every token (3x slower on the demo model). Saved on, the caller's config left as it was.
+    configs = [c for c in (config, getattr(config, "text_config", None)) if c is not None]
+    saved = [getattr(c, "use_cache", None) for c in configs]
+    for c in configs:
+        c.use_cache = True
+    try:
+        config.save_pretrained(out_dir)
+    finally:
+        for c, value in zip(configs, saved, strict=True):
+            if value is None:
+                del c.use_cache
+            else:
+                c.use_cache = value
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     if getattr(config, "tie_word_embeddings", False):
         tensors.pop("lm_head.weight", None)
