@@ -35,12 +35,14 @@ within noise; identical text); against ``model.generate`` 1.02-1.08x at batch 1 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 
+from skywork.inference.decode_step import DecodeStep
 from skywork.inference.prefix import PrefixCache, prefix_batches
 from skywork.inference.sampling import SamplingParams, choose_tokens, row_generators
 
@@ -207,17 +209,20 @@ class DecodeBatch:
                 state.generators = [state.generators[p] for p in alive] if state.generators else None
                 state.active = [state.active[p] for p in alive]
             state.mask = torch.cat([state.mask, state.mask.new_ones((len(state.active), 1))], dim=1)
-            out = model(
-                input_ids=state.token.unsqueeze(1),
-                attention_mask=state.mask,
-                position_ids=state.next_pos.unsqueeze(1),
-                cache=state.past,
-                use_cache=True,
-            )
+            if self.engine.decode_step is not None:  # the model's modules without the wrappers: same logits
+                logits = self.engine.decode_step(state.token, state.next_pos, state.mask, state.past)
+            else:
+                logits = model(
+                    input_ids=state.token.unsqueeze(1),
+                    attention_mask=state.mask,
+                    position_ids=state.next_pos.unsqueeze(1),
+                    cache=state.past,
+                    use_cache=True,
+                ).logits[:, -1]
             state.next_pos = state.next_pos + 1
             if state.seen is not None:
                 state.seen.scatter_(1, state.token.unsqueeze(1), True)
-            state.token = choose_tokens(out.logits[:, -1], params, state.seen, state.generators)
+            state.token = choose_tokens(logits, params, state.seen, state.generators)
 
     def absorb(self, other: DecodeBatch) -> None:
         """Continue ``other``'s rows inside this batch (continuous batching for the server).
@@ -304,18 +309,38 @@ class GenerationEngine:
         batch_size: int = 8,
         device: str | torch.device | None = None,
         drop_finished_rows: bool = True,
+        compile: bool = False,
     ):
         self.model = model.to(device) if device not in (None, "auto") else model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = next(self.model.parameters()).device
         self.drop_finished_rows = drop_finished_rows
+        # decoding steps through the model's own modules, skipping transformers' wrappers (None: the forward)
+        self.decode_step = DecodeStep.for_model(self.model)
+        if compile:  # torch.compile of that step, weights frozen: see DecodeStep.compile, then warm_up()
+            if self.decode_step is None:
+                raise ValueError(f"compile=True needs a LLaMA-layout model, not {type(self.model).__name__}")
+            self.decode_step.compile()
         eos = tokenizer.eos_token_id
         self.pad_id = eos if eos is not None else 0
         # see DecodeBatch.decode: decoded once here, not per row per step
         self.anchor_ids = tokenizer("a", add_special_tokens=False)["input_ids"]
         self.anchor_text = tokenizer.decode(self.anchor_ids, skip_special_tokens=True)
         self._prefix: PrefixCache | None = None
+
+    def warm_up(self) -> float:
+        """Compile the decoding step's graphs now (one row; several rows, padded), not in a user's request;
+        seconds spent. A no-op without ``compile``. Call it from the thread that will generate: compiled
+        kernels run from another thread were half as fast (measured; the builtin server's scheduler does this)."""
+        if self.decode_step is None or not self.decode_step.compiled:
+            return 0.0
+        start = time.perf_counter()
+        params = SamplingParams(max_new_tokens=3, stop_token_ids=())
+        self.generate([[self.pad_id, self.pad_id]], params)
+        if self.batch_size > 1:
+            self.generate([[self.pad_id], [self.pad_id, self.pad_id, self.pad_id]], params)
+        return time.perf_counter() - start
 
     def encode(self, prompt: Prompt) -> list[int]:
         ids = self.tokenizer(prompt)["input_ids"] if isinstance(prompt, str) else [int(t) for t in prompt]
