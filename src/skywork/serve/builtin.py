@@ -347,6 +347,7 @@ class BuiltinServer:
     device: str = "auto"
     quantize: str | None = None
     max_batch_rows: int = 32
+    compile: bool = False  # torch.compile the engine's decoding step (warmed up before the socket opens)
     startup_timeout_s: float = 60.0
     service: Service | None = field(default=None, init=False, repr=False)
     _server: object = field(default=None, init=False, repr=False)
@@ -368,8 +369,8 @@ class BuiltinServer:
         model, tokenizer = load_served_model(Path(self.model_dir), self.dtype, self.device, self.quantize)
         text_config = getattr(model.config, "text_config", model.config)  # a multimodal model's LLM
         context = min(text_config.max_position_embeddings, DEFAULT_MAX_MODEL_LEN)
-        self.service = Service(
-            GenerationEngine(model, tokenizer, batch_size=self.max_batch_rows),
+        self.service = Service(  # its scheduler warms the engine up (compiles) before the socket opens
+            GenerationEngine(model, tokenizer, batch_size=self.max_batch_rows, compile=self.compile),
             served_model_name=self.served_model_name or Path(self.model_dir).resolve().name,
             max_model_len=self.max_model_len or context,
             api_key=self.api_key,

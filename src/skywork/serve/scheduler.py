@@ -119,14 +119,32 @@ class Scheduler:
     gather_s: float = 0.01  # after the first request arrives, wait this long for the ones sent with it
     max_running_batches: int = 2  # batches of different sampling settings decoding side by side
     stats: SchedulerStats = field(default_factory=SchedulerStats)
+    warm_up_s: float = field(default=0.0, init=False)  # the engine's warm-up (compiling), in the worker
     _waiting: list[GenerationRequest] = field(default_factory=list, init=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False)
     _closed: bool = field(default=False, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> Scheduler:
-        self._thread = threading.Thread(target=self._work, name="skywork-scheduler", daemon=True)
+        """Start the worker; returns once it has warmed the engine up (a compiled decoding step compiles in the
+        thread that runs it: compiled in another thread, its kernels ran at half speed in this one, measured)."""
+        ready, failure = threading.Event(), []
+
+        def work() -> None:
+            try:
+                self.warm_up_s = self.engine.warm_up()
+            except Exception as err:  # handed to start(), which raises it in the caller's thread
+                failure.append(err)
+                return
+            finally:
+                ready.set()
+            self._work()
+
+        self._thread = threading.Thread(target=work, name="skywork-scheduler", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
         return self
 
     @property
