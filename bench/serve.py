@@ -151,7 +151,7 @@ def main() -> None:
     ap.add_argument(
         "--engines",
         default="builtin,builtin-compile,vllm",
-        help="any of builtin, builtin-compile (skywork serve --compile), builtin-int8, vllm",
+        help="any of vllm and builtin[-int8][-compile] (skywork serve --quantize int8 / --compile)",
     )
     ap.add_argument("--sequential", type=int, default=4, help="prompts run one by one through generate")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per stream count; the median is reported")
@@ -180,12 +180,13 @@ def main() -> None:
                  "goal": "info"}
             )  # fmt: skip
         start = time.perf_counter()
-        if engine == "builtin":
-            server = BuiltinProcess(model_dir, args.dtype, work / "builtin.log")
-        elif engine == "builtin-int8":  # our int8 weight-only online: the int8 kernel is 2x bf16 at one row
-            server = BuiltinProcess(model_dir, args.dtype, work / "builtin-int8.log", ("--quantize", "int8"))
-        elif engine == "builtin-compile":  # the decoding step compiled (skywork serve --compile)
-            server = BuiltinProcess(model_dir, args.dtype, work / "builtin-compile.log", ("--compile",))
+        if engine.startswith("builtin"):  # builtin[-int8][-compile]
+            flags = engine.split("-")[1:]
+            if set(flags) - {"int8", "compile"}:
+                raise SystemExit(f"unknown engine {engine!r}: builtin[-int8][-compile] or vllm")
+            extra = ("--quantize", "int8") if "int8" in flags else ()  # our int8 weight-only, online
+            extra += ("--compile",) if "compile" in flags else ()  # the decoding step compiled
+            server = BuiltinProcess(model_dir, args.dtype, work / f"{engine}.log", extra)
         else:
             from skywork.serve.prepare import prepare_vllm_dir
 
