@@ -35,7 +35,9 @@ SKIP_MODULES = ("lm_head",)
 OFFICIAL_13B_GIB = {"bf16": 25.91, "int8": 13.57}
 # The int8 CPU kernel wins while few rows go through a layer (decoding: 0.04 vs 0.08 ms for 1 x 512 x 1365 on
 # one core) and loses on many (prefill, scoring: 35 vs 14 ms for 1600 rows, where bf16 uses AMX): from this many
-# rows on, the layer dequantizes its weight (transient, one layer at a time) and runs the bf16 matmul.
+# rows on, the layer dequantizes its weight (transient, one layer at a time) and runs the bf16 matmul. Those are
+# micro-benchmarks with the weight in cache; decoding a whole model (the demo's) was slower in int8 than in bf16
+# (docs/serving.md): int8 is for memory.
 INT8_KERNEL_MAX_ROWS = 64
 
 
