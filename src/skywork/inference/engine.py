@@ -14,10 +14,12 @@ prompt that starts with it (``skywork.inference.prefix``): GSM8K's 8-shot prefix
 How a batch runs: prompts are grouped by cached-prefix length and sorted by length; the part after the shared
 prefix is left-padded, with an attention mask and explicit position ids, and prefilled in one forward pass
 (``logits_to_keep=1``). With ``n > 1`` the prompt is prefilled once and its cache repeated ``n`` times. Then one
-token per row per step, the model's forward called directly on a transformers ``DynamicCache``. A row finishes
-at a stop token id (EOS by default) or once its decoded tail holds a stop string; ``drop_finished_rows`` removes
-finished rows from the batch (their cache rows too) so they stop costing compute. Leave it off where results must
-be bit-identical to an earlier run that kept them (GSM8K): a smaller batch may round differently.
+token per row per step on a transformers ``DynamicCache``, through ``DecodeStep`` (the model's own modules
+without transformers' per-call wrappers, bit-identical logits; ``compile=True`` compiles it) or the model's
+forward. A row finishes at a stop token id (EOS by default) or once its decoded tail holds a stop string;
+``drop_finished_rows`` removes finished rows from the batch (their cache rows too) so they stop costing compute.
+Leave it off where results must be bit-identical to an earlier run that kept them (GSM8K): a smaller batch may
+round differently.
 ``DecodeBatch.absorb`` adds another started batch's rows between two steps (the builtin server's continuous
 batching); ``continuation`` decodes text as the continuation of its prompt (a leading "▁" piece keeps its space,
 as vLLM returns completions).
@@ -318,7 +320,7 @@ class GenerationEngine:
         self.drop_finished_rows = drop_finished_rows
         # decoding steps through the model's own modules, skipping transformers' wrappers (None: the forward)
         self.decode_step = DecodeStep.for_model(self.model)
-        if compile:  # torch.compile of that step, weights frozen: see DecodeStep.compile, then warm_up()
+        if compile:  # torch.compile of that step: see DecodeStep.compile, then warm_up()
             if self.decode_step is None:
                 raise ValueError(f"compile=True needs a LLaMA-layout model, not {type(self.model).__name__}")
             self.decode_step.compile()
