@@ -1,9 +1,10 @@
 """One decoding step of a LLaMA-layout model, without transformers' per-call machinery.
 
-At one token per row, a small model's forward through ``LlamaForCausalLM.__call__`` spends about half its time in
+At one token per row, a small model's forward through ``LlamaForCausalLM.__call__`` spends much of its time in
 transformers' Python (kwarg deprecation and output-capture decorators, config lookups, building the 4D mask,
-gradient-checkpointing wrappers), not in matmuls: profiled in docs/serving.md. vLLM and gpt-fast avoid it with
-their own model code; we do not rewrite the model. This step calls the model's **own modules** (its linears, so
+gradient-checkpointing wrappers), not in matmuls: about half on a 2-layer model; on the demo's 8-layer model this
+step saves 8-12% per token (docs/serving.md). vLLM and gpt-fast avoid it with their own model code; we do not
+rewrite the model. This step calls the model's **own modules** (its linears, so
 int8 and LoRA layers work unchanged; its RMSNorms; its rotary embedding, so every RoPE type, dynamic included;
 transformers' attention function for the model's ``attn_implementation``; the ``DynamicCache``'s own update) in
 the order ``LlamaDecoderLayer.forward`` does, and only skips the wrappers. So its logits are the forward's, bit
