@@ -44,7 +44,9 @@ class TestCompiledBuiltinServer(OpenAIServerSuite):
         assert scheduler.warm_up_s > 0
         frames = dynamo_utils.counters["frames"]["ok"]
         for rows in (1, 3, 5):  # batches of other sizes than the warm-up's (n rows of one prompt)
-            out = client.completions.create(model=MODEL, prompt="def f(x):", n=rows, max_tokens=6, temperature=0.0)
+            out = client.completions.create(
+                model=MODEL, prompt="def f(x):", n=rows, max_tokens=6, temperature=0.0
+            )
             assert len(out.choices) == rows
             assert len({c.text for c in out.choices}) == 1  # greedy: the same text in every row
         assert dynamo_utils.counters["frames"]["ok"] == frames  # no new compiled graph
